@@ -1,0 +1,1 @@
+"""One module per ``eanet`` command; each exposes ``register(subparsers)`` (see ``eanet.cli``)."""
