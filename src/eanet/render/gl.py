@@ -1,0 +1,158 @@
+"""The OpenGL backend: pyrender (``pyrender-maintained``) on a headless EGL context (Mesa llvmpipe on CPU machines).
+
+One context is created per :class:`PyrenderBackend` and reused for every frame (creating one costs ~0.1-0.2 s).
+Each frame runs two passes: a shaded, 4x multisampled colour pass (anti-aliased edges) and an aliased
+segmentation pass that gives the per-mesh id map and the depth, so depth, ids and the mask agree pixel for pixel
+and match the torch rasterizer's pixel-centre coverage.
+
+Shading: pyrender's metallic-roughness shader with a rough dielectric (metallic 0, roughness 1), smooth vertex
+normals, the :class:`~eanet.render.scene.Lighting` lights (intensity times pi, which makes its diffuse term
+Lambertian with the torch backend's scale) and ambient term. Colours are given to the shader in linear light;
+it writes ``pow(color, 1/2.2)``.
+
+An EGL context belongs to the process that made it: build the renderer inside each worker process, not before
+forking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from eanet.errors import UserError
+from eanet.render.camera import Camera
+from eanet.render.scene import GAMMA, Lighting, PreparedScene, RawRender
+
+__all__ = ["PyrenderBackend", "RenderBackendUnavailable"]
+
+logger = logging.getLogger(__name__)
+
+_FIX = (
+    "Install the rendering extra (`pip install 'eanet[render]'`, i.e. pyrender-maintained==1.0.1), run with "
+    "PYOPENGL_PLATFORM=egl, and make sure an EGL library is present (Mesa's libEGL / llvmpipe on CPU machines, "
+    "the NVIDIA driver on GPUs); or use backend='torch', which needs no OpenGL."
+)
+
+# OpenGL -> OpenCV camera axes: OpenGL cameras look down -z with y up; OpenCV cameras look down +z with y down.
+_CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+class RenderBackendUnavailable(UserError):
+    """The OpenGL backend cannot start here; the message says why and how to fix it."""
+
+
+def _light_pose(direction: np.ndarray) -> np.ndarray:
+    """``(4, 4)`` pose of a pyrender directional light (which shines along its local -z) travelling ``direction``."""
+    minus_z = -direction / np.linalg.norm(direction)
+    helper = np.array([0.0, 1.0, 0.0]) if abs(minus_z[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x = np.cross(helper, minus_z)
+    x /= np.linalg.norm(x)
+    y = np.cross(minus_z, x)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, y, minus_z], axis=1)  # columns: local x, y, z axes in the scene frame
+    return pose
+
+
+class PyrenderBackend:
+    """Offscreen pyrender renderer with a persistent EGL context.
+
+    Raises:
+        RenderBackendUnavailable: pyrender is not installed or no EGL context can be created.
+    """
+
+    name = "pyrender"
+
+    def __init__(self) -> None:
+        platform = os.environ.get("PYOPENGL_PLATFORM")
+        if platform is None:
+            # pyrender would pick a windowed (pyglet) context without it; this backend is headless by design.
+            logger.debug("PYOPENGL_PLATFORM is not set; using egl for the headless pyrender backend")
+            os.environ["PYOPENGL_PLATFORM"] = "egl"
+        elif platform not in ("egl", "osmesa"):
+            raise RenderBackendUnavailable(
+                f"PYOPENGL_PLATFORM={platform!r} cannot render offscreen here; set PYOPENGL_PLATFORM=egl. {_FIX}"
+            )
+        try:
+            import pyrender
+        except ImportError as err:
+            raise RenderBackendUnavailable(f"pyrender is not importable ({err}). {_FIX}") from err
+        except Exception as err:  # noqa: BLE001 - PyOpenGL raises assorted errors when no GL library loads
+            raise RenderBackendUnavailable(f"pyrender failed to import ({type(err).__name__}: {err}). {_FIX}") from err
+        self._pyrender = pyrender
+        self._size = (64, 64)
+        try:
+            self._renderer = pyrender.OffscreenRenderer(*self._size)
+        except Exception as err:  # noqa: BLE001 - EGL/GL failures surface as many exception types
+            raise RenderBackendUnavailable(
+                f"could not create an EGL OpenGL context ({type(err).__name__}: {err}). {_FIX}"
+            ) from err
+
+    def close(self) -> None:
+        """Free the GL context (safe to call twice)."""
+        renderer, self._renderer = getattr(self, "_renderer", None), None
+        if renderer is not None:
+            try:
+                renderer.delete()
+            except Exception as err:  # noqa: BLE001 - a broken context must not stop interpreter shutdown
+                logger.debug("pyrender context cleanup failed: %s", err)
+
+    def render(self, scene: PreparedScene, camera: Camera, lighting: Lighting) -> RawRender:
+        pyr = self._pyrender
+        if self._renderer is None:
+            raise RuntimeError("this renderer was closed; create a new one")
+        size = (camera.width, camera.height)
+        if size != self._size:
+            self._renderer.viewport_width, self._renderer.viewport_height = size
+            self._size = size
+
+        gl_scene = pyr.Scene(bg_color=np.zeros(4), ambient_light=np.asarray(lighting.ambient, dtype=np.float64))
+        nodes = []
+        for verts, faces, normals, color in zip(
+            scene.verts, scene.faces, scene.normals, scene.colors_linear, strict=True
+        ):
+            per_vertex = color.ndim == 2
+            material = pyr.MetallicRoughnessMaterial(
+                baseColorFactor=np.ones(4) if per_vertex else np.append(color, 1.0),
+                metallicFactor=0.0,
+                roughnessFactor=1.0,
+                doubleSided=True,  # hand meshes are open at the wrist; back faces must hide what is behind them
+                alphaMode="OPAQUE",  # the mesh alpha is applied when compositing (see Renderer)
+            )
+            primitive = pyr.Primitive(
+                positions=verts,
+                normals=normals,
+                color_0=np.concatenate([color, np.ones((len(color), 1), np.float32)], 1) if per_vertex else None,
+                indices=faces.astype(np.uint32),
+                material=material,
+                mode=pyr.constants.GLTF.TRIANGLES,
+            )
+            nodes.append(gl_scene.add(pyr.Mesh([primitive])))
+        (fx, fy), (cx, cy) = camera.focal, camera.princpt
+        # pyrender's pixel centres sit at +0.5 (OpenGL window coordinates); ours at integers (OpenCV).
+        gl_camera = pyr.IntrinsicsCamera(fx, fy, cx + 0.5, cy + 0.5, znear=camera.znear, zfar=camera.zfar)
+        gl_scene.add(gl_camera, pose=_CV_TO_GL)
+        for light in lighting.lights:
+            gl_light = pyr.DirectionalLight(
+                color=np.asarray(light.color, dtype=np.float64) ** GAMMA, intensity=np.pi * light.intensity
+            )
+            gl_scene.add(gl_light, pose=_light_pose(light.unit_direction()))
+
+        flags = pyr.RenderFlags
+        rgba, _ = self._renderer.render(gl_scene, flags=flags.RGBA)
+        seg_map = {node: _encode_id(i) for i, node in enumerate(nodes)}
+        seg, depth = self._renderer.render(gl_scene, flags=flags.SEG, seg_node_map=seg_map)
+        mesh_ids = (seg[..., 0].astype(np.int32) | (seg[..., 1].astype(np.int32) << 8)) - 1  # (H, W)
+        depth = np.where(mesh_ids >= 0, depth, 0.0).astype(np.float32)
+        mesh_ids = np.where(depth > 0, mesh_ids, -1).astype(np.int32)
+        rgba = rgba.astype(np.float32) / 255.0
+        return RawRender(color=rgba[..., :3], coverage=rgba[..., 3], depth=depth, mesh_ids=mesh_ids)
+
+
+def _encode_id(index: int) -> tuple[int, int, int]:
+    """Mesh ``index`` as a segmentation colour (0 is the background, so ids are shifted by one)."""
+    value = index + 1
+    if value >= 1 << 16:
+        raise ValueError("at most 65535 meshes per render")
+    return (value & 0xFF, value >> 8, 0)
