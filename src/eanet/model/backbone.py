@@ -1,0 +1,100 @@
+"""ResNet trunk up to C5 (paper §3.1, spec §1.1), built from torchvision's ResNet without its pooling and classifier.
+
+Parameter names equal torchvision's (``conv1``, ``bn1``, ``layer1`` .. ``layer4``), so torchvision / ImageNet state
+dicts load into it directly and the official ``hand_backbone.*`` keys map one to one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from eanet.errors import CheckpointMismatchError, MissingFileError
+
+__all__ = ["ResNetBackbone", "BACKBONE_CHANNELS"]
+
+logger = logging.getLogger(__name__)
+
+#: Output channels of C5 for each supported trunk.
+BACKBONE_CHANNELS: dict[str, int] = {
+    "resnet18": 512,
+    "resnet34": 512,
+    "resnet50": 2048,
+    "resnet101": 2048,
+    "resnet152": 2048,
+}
+
+
+class ResNetBackbone(nn.Module):
+    """ResNet C5 features at stride 32: a 256x256 image gives ``(B, 2048, 8, 8)`` for ResNet-50.
+
+    Initialisation as the official code (spec §1.1): every Conv2d N(0, 0.001), every BatchNorm (1, 0); then, when
+    asked, pretrained weights replace them.
+
+    Args:
+        name: ``resnet18`` .. ``resnet152`` (torchvision's v1.5 layout, stride on the 3x3 convolution).
+        weights: ``None`` (random init), ``"imagenet"`` (torchvision's ``IMAGENET1K_V1`` weights, the ones the
+            official code loads; downloaded by torchvision) or a path to a state dict of a torchvision ResNet
+            (``fc.*`` keys are ignored).
+    """
+
+    def __init__(self, name: str = "resnet50", weights: str | Path | None = None) -> None:
+        super().__init__()
+        import torchvision
+
+        if name not in BACKBONE_CHANNELS:
+            raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONE_CHANNELS)}")
+        net = getattr(torchvision.models, name)(weights=None)
+        self.name = name
+        self.out_channels = BACKBONE_CHANNELS[name]
+        self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self._init_official()
+        if weights is not None:
+            self.load_pretrained(weights)
+
+    @torch.no_grad()
+    def _init_official(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, std=0.001)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def load_pretrained(self, weights: str | Path) -> None:
+        """Load ImageNet weights (``"imagenet"``) or a torchvision-layout state dict file, strictly (``fc`` dropped)."""
+        if str(weights) == "imagenet":
+            import torchvision
+
+            enum = torchvision.models.get_model_weights(self.name)
+            state = enum.IMAGENET1K_V1.get_state_dict(progress=False)
+            source = f"torchvision {self.name} IMAGENET1K_V1"
+        else:
+            path = Path(weights)
+            if not path.is_file():
+                raise MissingFileError(
+                    f"backbone weights file {str(path)!r} does not exist; pass model.backbone_weights=imagenet, a "
+                    "path to a torchvision ResNet state dict, or null"
+                )
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+                state = state["state_dict"]
+            source = str(path)
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CheckpointMismatchError(
+                f"backbone weights from {source} do not fit a {self.name}: missing {sorted(missing)[:10]} "
+                f"({len(missing)} in all), unexpected {sorted(unexpected)[:10]} ({len(unexpected)} in all); "
+                f"pass a torchvision {self.name} state dict"
+            )
+        logger.info("loaded backbone weights from %s", source)
+
+    def forward(self, img: Tensor) -> Tensor:
+        """``(B, 3, H, W) -> (B, C5, H/32, W/32)``."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(img))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
