@@ -1,1 +1,133 @@
+"""Hand models: the user's MANO files (loaded without chumpy) or the built-in open hand, run by one LBS layer.
 
+Public API::
+
+    from eanet.hand_model import build_hand_model, build_hand_models, HandModelLayer, load_hand_model_data
+
+    right, left = build_hand_models(cfg.hand_model)          # (HandModelLayer, HandModelLayer)
+    out = right(global_orient, hand_pose, betas)              # HandModelOutput: verts (B, 778, 3), joints (B, 21, 3)
+
+Importing this package is cheap (``eanet.config`` imports :mod:`eanet.hand_model.config`); torch and NumPy load
+when a layer or loader is first used (PEP 562 lazy attributes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eanet.hand_model.base import HandModelData, HandModelOutput, Side
+    from eanet.hand_model.config import HandModelConfig
+    from eanet.hand_model.layer import HandModelLayer
+
+__all__ = [
+    "HandModelData",
+    "HandModelOutput",
+    "HandModelLayer",
+    "HandModelConfig",
+    "build_hand_model",
+    "build_hand_models",
+    "load_hand_model_data",
+    "load_mano_data",
+]
+
+_LAZY = {
+    "HandModelData": "eanet.hand_model.base",
+    "HandModelOutput": "eanet.hand_model.base",
+    "HandModelLayer": "eanet.hand_model.layer",
+    "HandModelConfig": "eanet.hand_model.config",
+    "load_mano_data": "eanet.hand_model.mano",
+}
+
+HAND_MODEL_KINDS = ("open", "mano")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _load_open_hand(side: Side) -> HandModelData:
+    try:
+        from eanet.hand_model.open_hand import load_open_hand_data
+    except ModuleNotFoundError as err:
+        if err.name != "eanet.hand_model.open_hand":
+            raise
+        from eanet.errors import UserError
+
+        raise UserError(
+            "The built-in open hand model is not available in this installation (eanet.hand_model.open_hand is "
+            "missing). Use your own MANO files instead: hand_model.kind=mano with hand_model.mano_dir=DIR or "
+            "$EANET_MANO_DIR (see `eanet mano check --help`)."
+        ) from err
+    return load_open_hand_data(side)
+
+
+def load_hand_model_data(
+    kind: str,
+    side: Side,
+    mano_dir: str | os.PathLike | None = None,
+    *,
+    mano_cache: bool = True,
+    origin: str | None = None,
+) -> HandModelData:
+    """Load one hand's model data.
+
+    Args:
+        kind: ``"open"`` (the built-in, freely licensed hand model; not MANO) or ``"mano"`` (the user's files).
+        side: ``"right"`` or ``"left"``.
+        mano_dir: directory with ``MANO_RIGHT.pkl`` / ``MANO_LEFT.pkl`` (``kind="mano"`` only); None uses
+            ``$EANET_MANO_DIR``.
+        mano_cache: use and fill the converted-array cache (``kind="mano"`` only; see :mod:`eanet.hand_model.mano`).
+        origin: how the caller got ``mano_dir``, for error messages (e.g. ``"--mano-dir"``).
+
+    Raises:
+        InvalidInputError: unknown ``kind`` or ``side``.
+        MissingFileError, UnsafeFileError: MANO files missing or unsafe.
+    """
+    from eanet.errors import InvalidInputError
+
+    if side not in ("right", "left"):
+        raise InvalidInputError(f"side must be 'right' or 'left', got {side!r}")
+    if kind == "mano":
+        from eanet.hand_model.mano import load_mano_data
+
+        return load_mano_data(side, mano_dir, origin=origin, cache=mano_cache)
+    if kind == "open":
+        return _load_open_hand(side)
+    raise InvalidInputError(f"hand model kind must be one of {HAND_MODEL_KINDS}, got {kind!r}")
+
+
+def _layer(cfg: HandModelConfig, data: HandModelData) -> HandModelLayer:
+    from eanet.hand_model.layer import HandModelLayer
+
+    return HandModelLayer(data, flat_hand_mean=cfg.flat_hand_mean, tip_vertices=cfg.fingertip_vertices)
+
+
+def _origin(cfg: HandModelConfig) -> str | None:
+    return "the config key hand_model.mano_dir" if cfg.mano_dir else None
+
+
+def build_hand_model(cfg: HandModelConfig, side: Side) -> HandModelLayer:
+    """Build one hand's :class:`HandModelLayer` from the ``hand_model`` config section."""
+    data = load_hand_model_data(cfg.kind, side, cfg.mano_dir, mano_cache=cfg.mano_cache, origin=_origin(cfg))
+    return _layer(cfg, data)
+
+
+def build_hand_models(cfg: HandModelConfig) -> tuple[HandModelLayer, HandModelLayer]:
+    """Build ``(right, left)`` layers; for MANO each file is read once (the left-hand fix needs the right file)."""
+    if cfg.kind == "mano":
+        from eanet.hand_model.mano import load_mano_pair
+
+        right, left = load_mano_pair(cfg.mano_dir, origin=_origin(cfg), cache=cfg.mano_cache)
+    else:
+        right = load_hand_model_data(cfg.kind, "right")
+        left = load_hand_model_data(cfg.kind, "left")
+    return _layer(cfg, right), _layer(cfg, left)

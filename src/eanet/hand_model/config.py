@@ -16,3 +16,6 @@ class HandModelConfig:
     flat_hand_mean: bool = False
     #: Fingertip vertices (thumb, index, middle, ring, pinky) for the 21 joints; null: the model's training tips.
     fingertip_vertices: tuple[int, int, int, int, int] | None = None
+    #: ``kind: mano`` only: keep converted MANO arrays in the user cache (``$EANET_CACHE_DIR``, else
+    #: ``$XDG_CACHE_HOME/eanet`` or ``~/.cache/eanet``), keyed by the files' SHA-256; never inside the repository.
+    mano_cache: bool = True
