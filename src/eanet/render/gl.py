@@ -117,14 +117,19 @@ class PyrenderBackend:
                 baseColorFactor=np.ones(4) if per_vertex else np.append(color, 1.0),
                 metallicFactor=0.0,
                 roughnessFactor=1.0,
-                doubleSided=True,  # hand meshes are open at the wrist; back faces must hide what is behind them
+                # Culling stays on, but every triangle is also given in the opposite winding (below): pyrender's
+                # segmentation pass culls back faces whatever the material says, and hand meshes are open at the
+                # wrist, so back faces must be drawn to hide what is behind them. One copy of each pair survives
+                # culling in every pass, with the same smooth normals, as if nothing were culled.
+                doubleSided=False,
                 alphaMode="OPAQUE",  # the mesh alpha is applied when compositing (see Renderer)
             )
+            two_sided = np.concatenate([faces, faces[:, ::-1]]).astype(np.uint32)  # (2F, 3)
             primitive = pyr.Primitive(
                 positions=verts,
                 normals=normals,
                 color_0=np.concatenate([color, np.ones((len(color), 1), np.float32)], 1) if per_vertex else None,
-                indices=faces.astype(np.uint32),
+                indices=two_sided,
                 material=material,
                 mode=pyr.constants.GLTF.TRIANGLES,
             )
