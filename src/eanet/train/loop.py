@@ -1,0 +1,615 @@
+"""The training loop: one process on the CPU or a GPU, or many GPUs/nodes under ``torchrun`` with DDP.
+
+A plain loop in the style of torchvision's reference scripts and detectron2's ``plain_train_net.py``: each step is
+``pred = model(img)`` → :func:`eanet.losses.compute_losses` → backward → optimiser step. Around it:
+
+* the official schedule (spec §4.4): Adam, step decay per epoch, ``train.batch_size`` images per process;
+* optional autocast (bf16, or fp16 with a gradient scaler) and gradient clipping, both off by default as upstream;
+* a step whose loss (on any process) or gradients are not finite is skipped — no update, counted, logged — and
+  ``train.max_nonfinite_steps`` of them in a row stop the run with :class:`NonFiniteLossError`;
+* checkpoints that resume exactly (:mod:`eanet.train.checkpoint`, :mod:`eanet.train.seeding`): an interrupted and
+  resumed run ends with the same parameters, bit for bit on the CPU, as an uninterrupted one;
+* rank 0 alone writes the configuration, logs (:class:`eanet.train.monitor.RunMonitor`) and checkpoints.
+
+BatchNorm: the official code trained with ``nn.DataParallel``, whose replicas normalise each GPU's share of the batch
+with its own statistics. One DDP process per GPU does the same (``train.batch_size`` images per BatchNorm), so the
+per-GPU batch keeps the official meaning; ``train.sync_batchnorm`` normalises over all processes instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from eanet.config import Config, config_to_dict, dump_config
+from eanet.errors import UserError
+from eanet.losses import compute_losses, total_loss
+from eanet.train import distributed as dist_utils
+from eanet.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CheckpointManager,
+    load_model_state,
+    load_training_checkpoint,
+)
+from eanet.train.monitor import RunMonitor, format_duration
+from eanet.train.optim import autocast_dtype, build_grad_scaler, build_optimizer, build_scheduler
+from eanet.train.sampler import ResumableSampler
+from eanet.train.seeding import (
+    SeededDataset,
+    get_rng_state,
+    loader_generator,
+    process_seed,
+    seed_everything,
+    set_rng_state,
+)
+
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "EvaluateFn", "move_to_device"]
+
+logger = logging.getLogger(__name__)
+
+#: ``evaluate(model, epoch) -> metrics``: called on every process with the unwrapped model in eval mode; returns
+#: scalar metrics (at least on rank 0), e.g. ``{"mpjpe_all": 12.3}``.
+EvaluateFn = Callable[[nn.Module, int], Mapping[str, float]]
+
+
+class NonFiniteLossError(UserError):
+    """Too many consecutive training steps had a non-finite loss or gradient."""
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` leaves behind."""
+
+    output_dir: Path
+    global_step: int
+    epochs_completed: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: dict[str, Any] | None = None
+    nonfinite_steps: int = 0
+    stopped_at_max_steps: bool = False
+    last_checkpoint: Path | None = None
+
+
+@dataclass
+class _Position:
+    epoch: int = 0  # the epoch being trained (or the next one, when batches_done == 0)
+    batches_done: int = 0  # batches of ``epoch`` already trained on
+    global_step: int = 0  # batches trained on since the start of the run (skipped non-finite steps included)
+
+
+def move_to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Tensors to ``device`` (asynchronously from pinned memory); other values unchanged."""
+    non_blocking = device.type == "cuda"
+    return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, Tensor) else v for k, v in batch.items()}
+
+
+def _collate(samples: list[Any]) -> Any:
+    return default_collate(samples)
+
+
+class Trainer:
+    """Train a model on a dataset with the ``train`` section of a configuration.
+
+    Args:
+        cfg: the resolved configuration (``cfg.train``, ``cfg.seed`` and ``cfg.output_dir`` are used here; it is
+            saved with the run and in every checkpoint).
+        device: this process's device (``cuda:LOCAL_RANK`` under torchrun on GPUs).
+        model: the network, on the CPU or ``device``; ``forward(img) -> TwoHandPrediction``.
+        train_dataset: a map-style dataset of sample dicts (see ``eanet.data.sample``).
+        collate_fn: batches samples (default: ``torch.utils.data.default_collate``).
+        batch_transform: applied to each batch on the device before the forward pass (e.g. the batched hand-model
+            pass that adds ``mano_*`` targets).
+        evaluate: the held-out evaluation (see :data:`EvaluateFn`), or None.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        device: torch.device,
+        model: nn.Module,
+        train_dataset: Dataset,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        batch_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        evaluate: EvaluateFn | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.tcfg = cfg.train
+        self.device = device
+        self.rank = dist_utils.get_rank()
+        self.world_size = dist_utils.get_world_size()
+        self.is_main = self.rank == 0
+        self.output_dir = Path(cfg.output_dir)
+        self.collate_fn = collate_fn or _collate
+        self.batch_transform = batch_transform
+        self.evaluate_fn = evaluate
+        self.loss_weights = asdict(self.tcfg.loss_weights)
+        self.amp_dtype = autocast_dtype(self.tcfg)
+        if self.amp_dtype is torch.float16 and device.type != "cuda":
+            raise UserError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 or none on the CPU")
+
+        if self.tcfg.deterministic:
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        elif device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input size, as upstream
+
+        self.train_dataset = SeededDataset(train_dataset, cfg.seed)
+        self.sampler = ResumableSampler(
+            len(train_dataset), self.world_size, self.rank, shuffle=True, seed=cfg.seed, drop_last=True
+        )
+        self.steps_per_epoch = self.sampler.num_samples // self.tcfg.batch_size
+        if self.steps_per_epoch < 1:
+            raise UserError(
+                f"the training set has {len(train_dataset)} samples, fewer than one batch of "
+                f"{self.tcfg.batch_size} per process x {self.world_size} process(es); lower train.batch_size"
+            )
+
+        model = model.to(device)
+        if self.tcfg.sync_batchnorm and self.world_size > 1:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model  # unwrapped: what is saved and evaluated
+        self.optimizer = build_optimizer(self.tcfg, model)
+        self.scheduler = build_scheduler(self.tcfg, self.optimizer)
+        self.scaler = build_grad_scaler(self.tcfg, device)
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.checkpoints = CheckpointManager(self.output_dir / "checkpoints", self.tcfg.keep_last, self.tcfg.best_mode)
+
+        self.position = _Position()
+        self.nonfinite_total = 0
+        self.nonfinite_consecutive = 0
+        self.last_metrics: dict[str, float] = {}
+        self._saved_step = -1
+        resume_path = self._resolve_resume()
+        if resume_path is not None:
+            self._load(resume_path)
+            self._saved_step = self.position.global_step
+        else:
+            self._fresh_start()
+
+        if self.world_size > 1:
+            self.ddp_model: nn.Module = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        else:
+            self.ddp_model = model
+
+        self.monitor = RunMonitor(
+            self.output_dir,
+            enabled=self.is_main,
+            progress_bar=self.tcfg.progress_bar,
+            tensorboard=self.tcfg.tensorboard,
+            resume_step=self.position.global_step,
+        )
+        if self.is_main:
+            dump_config(cfg, self.output_dir / "config.yaml")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # start and resume
+
+    def _resolve_resume(self) -> Path | None:
+        spec = self.tcfg.resume
+        if spec is None:
+            existing = self.checkpoints.latest()
+            if existing is not None:
+                raise UserError(
+                    f"{self.output_dir} already holds checkpoints of a run (newest: {existing.name}); continue it with "
+                    f"train.resume=auto, or choose a new output_dir=... to start another run"
+                )
+            return None
+        if spec == "auto":
+            path = self.checkpoints.latest()
+            if path is None:
+                logger.info("train.resume=auto: no checkpoint in %s, starting a new run", self.checkpoints.directory)
+            return path
+        return Path(spec)
+
+    def _fresh_start(self) -> None:
+        init = self.tcfg.backbone_init
+        if init is not None:
+            backbone = getattr(self.model, "backbone", None)
+            if backbone is None or not hasattr(backbone, "load_pretrained"):
+                raise UserError(
+                    f"train.backbone_init={init!r}, but the model has no backbone with pretrained weights to load; "
+                    "set train.backbone_init=null"
+                )
+            backbone.load_pretrained(init)
+            logger.info("backbone initialised from %s", init)
+        # Same seed on every process: identical data order bookkeeping; DDP broadcasts rank 0's weights anyway.
+        # Per-process generators (dropout) then differ by rank.
+        seed_everything(process_seed(self.cfg.seed, self.rank))
+
+    def _load(self, path: Path) -> None:
+        state = load_training_checkpoint(path)
+        load_model_state(self.model, state["model"], source=str(path))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        pos = state["position"]
+        self.position = _Position(pos["epoch"], pos["batches_done"], pos["global_step"])
+        counters = state.get("counters", {})
+        self.nonfinite_total = counters.get("nonfinite_total", 0)
+        self.nonfinite_consecutive = counters.get("nonfinite_consecutive", 0)
+        self.last_metrics = dict(state.get("metrics", {}))
+        same_layout = pos.get("world_size") == self.world_size and pos.get("batch_size") == self.tcfg.batch_size
+        if self.position.batches_done and not same_layout:
+            logger.warning(
+                "the checkpoint was written with %s process(es) x batch %s, this run has %d x %d: the interrupted epoch "
+                "%d restarts from its beginning",
+                pos.get("world_size"),
+                pos.get("batch_size"),
+                self.world_size,
+                self.tcfg.batch_size,
+                self.position.epoch + 1,
+            )
+            self.position.global_step -= self.position.batches_done
+            self.position.batches_done = 0
+        rng = state.get("rng", [])
+        if len(rng) == self.world_size:
+            set_rng_state(rng[self.rank])
+        else:
+            seed_everything(process_seed(self.cfg.seed, self.rank, self.position.global_step))
+        logger.info(
+            "resumed from %s: epoch %d, batch %d of %d, step %d",
+            path,
+            self.position.epoch + 1,
+            self.position.batches_done,
+            self.steps_per_epoch,
+            self.position.global_step,
+        )
+        old_cfg = state.get("config_dict")
+        if isinstance(old_cfg, dict):
+            changed = _diff_configs(old_cfg, config_to_dict(self.cfg))
+            if changed:
+                logger.warning("the configuration differs from the checkpoint's in: %s", ", ".join(changed))
+
+    # ------------------------------------------------------------------------------------------------------------
+    # checkpoints
+
+    def _state(self) -> dict[str, Any]:
+        from eanet.version import __version__
+
+        rng = dist_utils.all_gather(get_rng_state())  # collective: every process calls _state
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "eanet_version": __version__,
+            "config": dump_config(self.cfg),
+            "config_dict": config_to_dict(self.cfg),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "position": {
+                "epoch": self.position.epoch,
+                "batches_done": self.position.batches_done,
+                "global_step": self.position.global_step,
+                "steps_per_epoch": self.steps_per_epoch,
+                "world_size": self.world_size,
+                "batch_size": self.tcfg.batch_size,
+            },
+            "counters": {
+                "nonfinite_total": self.nonfinite_total,
+                "nonfinite_consecutive": self.nonfinite_consecutive,
+            },
+            "metrics": dict(self.last_metrics),
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current position (collective; rank 0 writes). Returns its path on rank 0."""
+        if self._saved_step == self.position.global_step:
+            return self.checkpoints.latest() if self.is_main else None
+        state = self._state()
+        path = None
+        if self.is_main:
+            path = self.checkpoints.save(state, self.position.global_step)
+            logger.info("checkpoint %s", path)
+        self._saved_step = self.position.global_step
+        return path
+
+    # ------------------------------------------------------------------------------------------------------------
+    # one step
+
+    def _train_step(self, batch: dict[str, Any]) -> tuple[dict[str, Tensor], Tensor | None, bool]:
+        """Forward, backward and update. Returns the detached loss terms, the gradient norm and whether it stepped."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
+            pred = self.ddp_model(batch["img"])
+        if self.amp_dtype is not None:
+            pred = pred.to(torch.float32)  # losses in fp32
+        losses = compute_losses(pred, batch, self.loss_weights)
+        loss = total_loss(losses)
+        finite = dist_utils.all_reduce_min(torch.isfinite(loss.detach()).to(torch.int32).reshape(1))
+        detached = {k: v.detach() for k, v in losses.items()}
+        if not bool(finite.item()):
+            # No backward at all, on every process, so DDP's gradient all-reduce stays in step.
+            return detached, None, False
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if self.tcfg.grad_clip_norm is not None:
+            grad_norm = nn.utils.clip_grad_norm_(self.params, self.tcfg.grad_clip_norm)
+        else:
+            grad_norm = nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
+        if not self.scaler.is_enabled() and not bool(torch.isfinite(grad_norm).item()):
+            # Gradients are identical on every process after DDP's all-reduce, so every process agrees here.
+            self.optimizer.zero_grad(set_to_none=True)
+            return detached, grad_norm.detach(), False
+        self.scaler.step(self.optimizer)  # with fp16, skips the update itself when gradients overflowed
+        self.scaler.update()
+        return detached, grad_norm.detach(), True
+
+    def _count_nonfinite(self, stepped: bool, losses: Mapping[str, Tensor]) -> None:
+        if stepped:
+            self.nonfinite_consecutive = 0
+            return
+        self.nonfinite_total += 1
+        self.nonfinite_consecutive += 1
+        bad = sorted(k for k, v in losses.items() if not torch.isfinite(v))
+        logger.warning(
+            "step %d skipped: non-finite %s (%d in a row, %d in all)",
+            self.position.global_step,
+            f"loss term(s) {', '.join(bad)}" if bad else "gradients",
+            self.nonfinite_consecutive,
+            self.nonfinite_total,
+        )
+        self.monitor.record(
+            "event",
+            self.position.global_step,
+            {"nonfinite_consecutive": self.nonfinite_consecutive, "nonfinite_total": self.nonfinite_total},
+            event="nonfinite_step",
+            terms=bad,
+        )
+        if self.nonfinite_consecutive >= self.tcfg.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f"training stopped at step {self.position.global_step}: {self.nonfinite_consecutive} consecutive steps "
+                f"had a non-finite loss or gradient (last bad terms: {', '.join(bad) or 'gradients only'}); no update "
+                "was applied for them. Likely causes: a learning rate too high for this batch size, fp16 overflow, "
+                "or NaN/inf in *valid* targets of the data. What to try: lower train.lr, set train.grad_clip_norm "
+                "(e.g. 1.0), use train.amp=none or bf16, check the dataset; then resume from the last good checkpoint "
+                f"with train.resume=auto (the checkpoints in {self.checkpoints.directory} predate the failure)."
+            )
+
+    # ------------------------------------------------------------------------------------------------------------
+    # the loop
+
+    def _loader(self, epoch: int) -> DataLoader:
+        self.sampler.set_epoch(epoch, start=self.position.batches_done * self.tcfg.batch_size)
+        workers = self.tcfg.num_workers
+        return DataLoader(
+            self.train_dataset,
+            batch_size=self.tcfg.batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=self.collate_fn,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+            generator=loader_generator(self.cfg.seed, epoch),
+            prefetch_factor=self.tcfg.prefetch_factor if workers > 0 else None,
+            persistent_workers=False,
+        )
+
+    def _lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _evaluate(self, epoch: int) -> dict[str, float]:
+        if self.evaluate_fn is None:
+            return {}
+        # Evaluation must not change the randomness training sees (dropout, augmentation seeds are per sample).
+        saved = get_rng_state()
+        # Each process updated its own BatchNorm statistics since DDP's last broadcast; evaluate with rank 0's,
+        # the ones that are saved.
+        dist_utils.broadcast_buffers(self.model)
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                metrics = {k: float(v) for k, v in self.evaluate_fn(self.model, epoch).items()}
+        finally:
+            self.model.train()
+            set_rng_state(saved)
+        return metrics
+
+    def _end_of_epoch(self, epoch: int, epoch_losses: dict[str, float], epoch_time: float, skipped: int) -> None:
+        epochs = self.tcfg.epochs
+        self.scheduler.step()
+        self.position = _Position(epoch + 1, 0, self.position.global_step)
+        record = {f"loss/{k}": v for k, v in epoch_losses.items()}
+        record.update({"time_s": epoch_time, "lr_next": self._lr(), "skipped_samples": skipped})
+        self.monitor.record("epoch", self.position.global_step, record, epoch=epoch + 1)
+        due = self.tcfg.eval_every_epochs > 0 and (
+            (epoch + 1) % self.tcfg.eval_every_epochs == 0 or epoch + 1 == epochs
+        )
+        metrics: dict[str, float] = {}
+        if due and self.evaluate_fn is not None:
+            t0 = time.perf_counter()
+            metrics = self._evaluate(epoch)
+            self.last_metrics = metrics
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+            logger.info("epoch %d/%d evaluation (%.0f s): %s", epoch + 1, epochs, time.perf_counter() - t0, shown)
+            self.monitor.record("eval", self.position.global_step, metrics, epoch=epoch + 1)
+        path = self.save_checkpoint()
+        metric = self.tcfg.best_metric
+        if self.is_main and path is not None and metric and metric in metrics:
+            value = metrics[metric]
+            if math.isfinite(value) and self.checkpoints.update_best(
+                path, metric, value, {"epoch": epoch + 1, "global_step": self.position.global_step}
+            ):
+                logger.info("new best %s %.4f at epoch %d: %s", metric, value, epoch + 1, path.parent / "best.pt")
+        elif self.is_main and metric and metrics and metric not in metrics:
+            logger.warning("train.best_metric %r is not among the evaluation's metrics %s", metric, sorted(metrics))
+
+    def fit(self) -> TrainResult:
+        """Train from the current position to the end of ``train.epochs`` (or ``train.max_steps``)."""
+        tcfg, pos = self.tcfg, self.position
+        epochs, steps_per_epoch = tcfg.epochs, self.steps_per_epoch
+        total_steps = epochs * steps_per_epoch
+        if tcfg.max_steps is not None:
+            total_steps = min(total_steps, tcfg.max_steps)
+        images_per_step = tcfg.batch_size * self.world_size
+        if self.is_main:
+            n_params = sum(p.numel() for p in self.params)
+            logger.info(
+                "training %s trainable parameters on %s x %d process(es), %d images per step, %d steps per epoch, "
+                "epochs %d (milestones %s), output %s",
+                f"{n_params:,}",
+                self.device,
+                self.world_size,
+                images_per_step,
+                steps_per_epoch,
+                epochs,
+                list(tcfg.lr_milestones),
+                self.output_dir,
+            )
+        last_path: Path | None = None
+        stopped = False
+        step_time_ema: float | None = None
+        skip_counter = _skip_counter()
+        self.model.train()
+        try:
+            while pos.epoch < epochs and not stopped:
+                if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
+                    stopped = True
+                    break
+                epoch = pos.epoch
+                loader = self._loader(epoch)
+                self.monitor.start_epoch(epoch, epochs, steps_per_epoch, initial=pos.batches_done)
+                acc: dict[str, Tensor] = {}
+                acc_steps = 0
+                epoch_sums: dict[str, float] = {}
+                epoch_steps = 0
+                grad_norm_last: Tensor | None = None
+                t_epoch = time.perf_counter()
+                t_last = time.perf_counter()
+                t_log = t_last
+                for batch in loader:
+                    if skip_counter is not None and "skipped" in batch:
+                        skip_counter.update(batch["skipped"])
+                    t_data = time.perf_counter() - t_last
+                    batch = move_to_device(batch, self.device)
+                    if self.batch_transform is not None:
+                        batch = self.batch_transform(batch)
+                    losses, grad_norm, stepped = self._train_step(batch)
+                    pos.batches_done += 1
+                    pos.global_step += 1
+                    self._count_nonfinite(stepped, losses)
+                    if stepped:
+                        for k, v in losses.items():
+                            acc[k] = acc.get(k, 0) + v
+                        acc_steps += 1
+                        grad_norm_last = grad_norm
+                    now = time.perf_counter()
+                    dt = now - t_last
+                    t_last = now
+                    step_time_ema = dt if step_time_ema is None else 0.9 * step_time_ema + 0.1 * dt
+                    remaining = total_steps - pos.global_step
+                    self.monitor.update_bar(
+                        loss=f"{sum(v.item() for v in losses.values()):.4g}" if self.monitor.show_bar else "",
+                        lr=f"{self._lr():.2e}",
+                        img_s=f"{images_per_step / max(step_time_ema, 1e-9):.1f}",
+                        eta=format_duration(remaining * step_time_ema),
+                    )
+                    if tcfg.log_every_steps and pos.global_step % tcfg.log_every_steps == 0:
+                        reduced = dist_utils.reduce_dict({k: v / max(acc_steps, 1) for k, v in acc.items()})
+                        values: dict[str, Any] = {f"loss/{k}": v.item() for k, v in reduced.items()}
+                        values["loss"] = sum(values.values()) if values else float("nan")
+                        for k, v in reduced.items():
+                            epoch_sums[k] = epoch_sums.get(k, 0.0) + v.item() * acc_steps
+                        epoch_steps += acc_steps
+                        elapsed = now - t_log
+                        values.update(
+                            {
+                                "lr": self._lr(),
+                                "grad_norm": grad_norm_last.item() if grad_norm_last is not None else float("nan"),
+                                "images_per_s": images_per_step * tcfg.log_every_steps / max(elapsed, 1e-9),
+                                "data_time_s": t_data,
+                                "eta_s": remaining * (step_time_ema or 0.0),
+                                "nonfinite_total": self.nonfinite_total,
+                            }
+                        )
+                        if self.device.type == "cuda":
+                            values["max_memory_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+                        self.monitor.record("train", pos.global_step, values, epoch=epoch + 1)
+                        acc, acc_steps, t_log = {}, 0, now
+                    if pos.batches_done >= steps_per_epoch:
+                        break
+                    every = tcfg.checkpoint_every_steps
+                    if every and pos.global_step % every == 0:
+                        last_path = self.save_checkpoint() or last_path
+                    if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
+                        stopped = True
+                        break
+                self.monitor.end_epoch()
+                if pos.batches_done >= steps_per_epoch:
+                    if acc_steps:  # the tail since the last log line
+                        reduced = dist_utils.reduce_dict({k: v / acc_steps for k, v in acc.items()})
+                        for k, v in reduced.items():
+                            epoch_sums[k] = epoch_sums.get(k, 0.0) + v.item() * acc_steps
+                        epoch_steps += acc_steps
+                    epoch_losses = {k: v / max(epoch_steps, 1) for k, v in epoch_sums.items()}
+                    epoch_losses["total"] = sum(epoch_losses.values())
+                    skipped = _report_skipped(skip_counter, self.train_dataset, epoch)
+                    self._end_of_epoch(epoch, epoch_losses, time.perf_counter() - t_epoch, skipped)
+                    pos = self.position
+                    last_path = self.checkpoints.latest() if self.is_main else None
+                    if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
+                        stopped = True
+                elif stopped:
+                    last_path = self.save_checkpoint() or last_path
+        finally:
+            self.monitor.close()
+        if stopped and self.is_main:
+            logger.info("stopped at train.max_steps=%d (step %d)", tcfg.max_steps, pos.global_step)
+        best = self.checkpoints.best() if self.is_main else None
+        return TrainResult(
+            output_dir=self.output_dir,
+            global_step=pos.global_step,
+            epochs_completed=pos.epoch,
+            metrics=dict(self.last_metrics),
+            best=best,
+            nonfinite_steps=self.nonfinite_total,
+            stopped_at_max_steps=stopped,
+            last_checkpoint=last_path,
+        )
+
+
+def _skip_counter():
+    try:
+        from eanet.data.sample import SkipCounter
+    except ImportError:  # pragma: no cover - the data package is part of eanet
+        return None
+    return SkipCounter()
+
+
+def _report_skipped(counter, dataset: Any, epoch: int) -> int:
+    """Surface the samples the dataset could not read this epoch (summed over processes)."""
+    local = len(counter) if counter is not None else 0
+    if counter is not None and local:
+        counter.report(f"epoch {epoch + 1} (rank {dist_utils.get_rank()})")
+    total = sum(dist_utils.all_gather(local))
+    if total and dist_utils.is_main_process():
+        logger.warning("epoch %d: %d training sample(s) were unreadable and replaced by others", epoch + 1, total)
+    return total
+
+
+def _diff_configs(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            changed += _diff_configs(a, b, name + ".")
+        elif a != b:
+            changed.append(f"{name} ({a!r} -> {b!r})")
+    return changed
