@@ -1,1 +1,217 @@
+"""Datasets and the training/testing data pipeline: InterHand2.6M and HIC readers, the annotation index, batching.
 
+Public API::
+
+    from eanet.data import build_dataset, build_dataloader, DATASETS
+
+    train_set = build_dataset(cfg.data, "train", cfg.hand_model, seed=cfg.seed)
+    loader = build_dataloader(train_set, cfg.train.batch_size, cfg.hand_model, data_cfg=cfg.data, train=True)
+    for batch in loader:          # dict[str, Tensor] (see eanet.data.sample) + batch["skipped"]
+        ...
+
+Importing this package is cheap (``eanet.config`` imports :mod:`eanet.data.config`): torch, OpenCV and the readers
+load on first use (PEP 562 lazy attributes).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader, Dataset
+
+    from eanet.data.config import DataConfig
+    from eanet.hand_model.config import HandModelConfig
+
+__all__ = [
+    "DATASETS",
+    "build_dataset",
+    "build_collator",
+    "build_dataloader",
+    "InterHand26M",
+    "HIC",
+    "Collator",
+    "ManoTargetBuilder",
+    "SkipCounter",
+    "SkippedSample",
+]
+
+#: Registered dataset names -> "module:class".
+DATASETS: dict[str, str] = {"interhand26m": "eanet.data.interhand26m:InterHand26M", "hic": "eanet.data.hic:HIC"}
+
+_LAZY = {
+    "InterHand26M": "eanet.data.interhand26m",
+    "HIC": "eanet.data.hic",
+    "Collator": "eanet.data.collate",
+    "ManoTargetBuilder": "eanet.data.collate",
+    "SkipCounter": "eanet.data.sample",
+    "SkippedSample": "eanet.data.sample",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _hand_model_data(hand_model_cfg: HandModelConfig):
+    from eanet.hand_model import load_hand_model_data
+
+    if hand_model_cfg.kind == "mano":
+        from eanet.hand_model.mano import load_mano_pair
+
+        return load_mano_pair(hand_model_cfg.mano_dir, cache=hand_model_cfg.mano_cache)
+    return load_hand_model_data(hand_model_cfg.kind, "right"), load_hand_model_data(hand_model_cfg.kind, "left")
+
+
+def build_dataset(
+    cfg: DataConfig,
+    role: str,
+    hand_model_cfg: HandModelConfig | None = None,
+    *,
+    hand_model_data: tuple | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Build the configured dataset for ``role`` = ``"train"`` (augmented) or ``"test"``.
+
+    Args:
+        cfg: the ``data`` section.
+        role: ``train`` uses ``cfg.train_split``/``cfg.subset`` with augmentation; ``test`` uses
+            ``cfg.test_split``/``cfg.test_subset`` without.
+        hand_model_cfg: the ``hand_model`` section (InterHand2.6M needs the hand model's root joint); or pass
+            ``hand_model_data=(right, left)`` directly.
+        seed: base seed of the augmentation draws.
+    """
+    from eanet.errors import InvalidInputError
+
+    if role not in ("train", "test"):
+        raise InvalidInputError(f"role must be 'train' or 'test', got {role!r}")
+    train = role == "train"
+    if cfg.dataset == "hic":
+        from eanet.data.hic import HIC
+
+        if train:
+            raise InvalidInputError("HIC is a test set only (data.dataset=hic cannot be used for training)")
+        return HIC(
+            cfg.root,
+            input_size=cfg.input_size,
+            bbox_source=cfg.hic_bbox,
+            joint_bbox_extend=cfg.joint_bbox_extend,
+            bbox_extend=cfg.bbox_extend,
+        )
+    if cfg.dataset != "interhand26m":
+        raise InvalidInputError(f"unknown dataset {cfg.dataset!r}; known: {', '.join(DATASETS)}")
+    from eanet.data.augment import AugmentConfig
+    from eanet.data.interhand26m import InterHand26M
+
+    if hand_model_data is None:
+        if hand_model_cfg is None:
+            raise InvalidInputError("InterHand2.6M needs the hand model (pass hand_model_cfg or hand_model_data)")
+        hand_model_data = _hand_model_data(hand_model_cfg)
+    augment = (
+        AugmentConfig(
+            scale_factor=cfg.aug_scale_factor,
+            rot_factor_deg=cfg.aug_rot_factor_deg,
+            rot_prob=cfg.aug_rot_prob,
+            color_factor=cfg.aug_color_factor,
+            flip_prob=cfg.aug_flip_prob,
+        )
+        if train and cfg.augment
+        else None
+    )
+    return InterHand26M(
+        cfg.root,
+        cfg.train_split if train else cfg.test_split,
+        hand_model_data,
+        train=train,
+        subset=cfg.subset if train else cfg.test_subset,
+        fps=cfg.fps,
+        input_size=cfg.input_size,
+        heatmap_shape=cfg.heatmap_shape,
+        bbox_3d_size=cfg.bbox_3d_size,
+        augment=augment,
+        bbox_source="gt" if train else cfg.bbox_source,
+        rootnet_path=cfg.rootnet_path,
+        human_annot_ids=cfg.human_annot_ids,
+        official_union_bbox_bug=cfg.official_union_bbox_bug,
+        joint_bbox_extend=cfg.joint_bbox_extend,
+        bbox_extend=cfg.bbox_extend,
+        betas_clamp=cfg.betas_clamp,
+        index_cache_dir=cfg.index_cache_dir,
+        max_image_retries=cfg.max_image_retries,
+        seed=seed,
+    )
+
+
+def build_collator(
+    hand_models: tuple | None, data_cfg: DataConfig | None = None, *, input_size=None, heatmap_shape=None,
+    bbox_3d_size=None,
+):  # fmt: skip
+    """A :class:`Collator` whose builder runs ``hand_models = (right_layer, left_layer)`` (None: no builder)."""
+    from eanet.data.collate import Collator, ManoTargetBuilder
+
+    if hand_models is None:
+        return Collator()
+    kwargs = {}
+    if data_cfg is not None:
+        kwargs = dict(input_size=data_cfg.input_size, heatmap_shape=data_cfg.heatmap_shape,
+                      bbox_3d_size=data_cfg.bbox_3d_size)  # fmt: skip
+    for key, value in (("input_size", input_size), ("heatmap_shape", heatmap_shape), ("bbox_3d_size", bbox_3d_size)):
+        if value is not None:
+            kwargs[key] = value
+    return Collator(ManoTargetBuilder(hand_models[0], hand_models[1], **kwargs))
+
+
+def _worker_init(worker_id: int) -> None:
+    import torch
+
+    # One intra-op thread per worker: the workers are the parallelism, and oversubscription slows everything down.
+    torch.set_num_threads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def build_dataloader(
+    dataset: Dataset,
+    batch_size: int,
+    hand_models: tuple | None = None,
+    *,
+    data_cfg: DataConfig | None = None,
+    train: bool = True,
+    num_workers: int | None = None,
+    sampler=None,
+    hand_model_targets: str = "worker",
+    pin_memory: bool = False,
+    drop_last: bool | None = None,
+) -> DataLoader:
+    """A ``DataLoader`` with the project's collation.
+
+    Args:
+        dataset: from :func:`build_dataset`.
+        hand_models: ``(right, left)`` :class:`~eanet.hand_model.HandModelLayer` on the CPU, for the batched
+            hand-model targets; None for datasets without parameters (HIC).
+        data_cfg: supplies ``input_size``/``heatmap_shape``/``bbox_3d_size`` and ``num_workers``.
+        train: shuffle and drop the last partial batch (official), else keep order.
+        sampler: e.g. a ``DistributedSampler`` (then no shuffling here).
+        hand_model_targets: ``worker`` (build them in the collate function) or ``device`` (leave them to the caller,
+            who runs :class:`~eanet.data.collate.ManoTargetBuilder` on the device batch).
+    """
+    from torch.utils.data import DataLoader
+
+    collator = build_collator(hand_models if hand_model_targets == "worker" else None, data_cfg)
+    workers = num_workers if num_workers is not None else (data_cfg.num_workers if data_cfg else 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collator,
+        drop_last=train if drop_last is None else drop_last,
+        pin_memory=pin_memory,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        persistent_workers=False,
+    )

@@ -1,0 +1,55 @@
+"""Reading dataset images, telling a missing file from a corrupt or truncated one.
+
+``cv2.imread`` returns ``None`` for both missing and undecodable files, and it silently decodes a truncated JPEG
+(libjpeg fills the rest with grey and only prints "Premature end of JPEG file"). A two-day training run must skip
+such a sample and report it (issue 4, "bad input"), so reading goes through :func:`read_image`, which raises
+:class:`ImageReadError` with a reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["ImageReadError", "read_image"]
+
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI = b"\xff\xd9"
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"IEND\xaeB`\x82"
+
+
+class ImageReadError(OSError):
+    """An image could not be used. ``reason`` is ``missing``, ``unreadable``, ``truncated`` or ``corrupt``."""
+
+    def __init__(self, path: str | Path, reason: str, detail: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}{': ' + detail if detail else ''}")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as ``(H, W, 3)`` uint8 **RGB** (the official ``load_img`` order).
+
+    Raises:
+        ImageReadError: the file is missing, unreadable, truncated (JPEG without its end marker, PNG without
+            ``IEND``) or does not decode.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError(path, "missing") from None
+    except OSError as err:
+        raise ImageReadError(path, "unreadable", str(err)) from None
+    if data[:2] == _JPEG_SOI:
+        # Some writers pad after the end-of-image marker; anything else after it is still a complete image.
+        if _JPEG_EOI not in data[-64:]:
+            raise ImageReadError(path, "truncated", "the JPEG end-of-image marker is missing")
+    elif data[:8] == _PNG_SIG and _PNG_IEND not in data[-64:]:
+        raise ImageReadError(path, "truncated", "the PNG IEND chunk is missing")
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ImageReadError(path, "corrupt", "the file does not decode as an image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
