@@ -235,7 +235,9 @@ def _plan_split(cfg: SynthConfig, split: str, subject_start: int) -> list[_Captu
     for c, start in enumerate(range(0, len(lengths), cfg.sequences_per_capture)):
         frame = int(rng.integers(0, 500))
         seqs = []
-        for i, (n, kind) in enumerate(zip(lengths[start : start + cfg.sequences_per_capture], seq_kinds[start:], strict=False)):
+        for i, (n, kind) in enumerate(
+            zip(lengths[start : start + cfg.sequences_per_capture], seq_kinds[start:], strict=False)
+        ):
             kind = str(kind)
             short, rom = _SEQ_LABEL[kind]
             target = str(rng.choice(_SINGLE_TARGETS)) if kind in ("right", "left") else None
@@ -257,6 +259,8 @@ def _plan_split(cfg: SynthConfig, split: str, subject_start: int) -> list[_Captu
 @dataclass
 class _ImageRecord:
     file_name: str
+    width: int
+    height: int
     camera: str
     seq_name: str
     frame_idx: int
@@ -295,7 +299,12 @@ def _bbox_from_points(uv: np.ndarray, width: int, height: int, extend: float = 1
     center, size = (lo + hi) / 2, (hi - lo) * extend
     x0, y0 = np.maximum(center - size / 2, 0.0)
     x1, y1 = np.minimum(center + size / 2, [width - 1.0, height - 1.0])
-    return [round(float(x0), 3), round(float(y0), 3), round(float(max(x1 - x0, 0.0)), 3), round(float(max(y1 - y0, 0.0)), 3)]
+    return [
+        round(float(x0), 3),
+        round(float(y0), 3),
+        round(float(max(x1 - x0, 0.0)), 3),
+        round(float(max(y1 - y0, 0.0)), 3),
+    ]
 
 
 def _rootnet_bbox(bbox: list[float], width: int, height: int, scale: float = 1.25) -> list[float]:
@@ -392,7 +401,9 @@ class _CaptureRenderer:
         human_p = cfg.human_fraction.get(plan.split, 0.0)
         for seq in plan.sequences:
             srng = _rng(cfg.seed, 2, split_i, plan.capture, seq.index)
-            frames = self.sampler.sample_sequence(srng, seq.kind, len(seq.frame_indices), betas, center, seq.target_pose)
+            frames = self.sampler.sample_sequence(
+                srng, seq.kind, len(seq.frame_indices), betas, center, seq.target_pose
+            )
             lighting = app.sample_studio_lighting(srng)
             colors = {s: app.skin_vertex_colors(skin, self.rig.palm_weights(s), srng) for s in ("right", "left")}
             hand_type = _hand_type(seq.kind)
@@ -463,11 +474,15 @@ class _CaptureRenderer:
             depth[side] = float(z[wrist]) if frame.hand(side) is not None else None
         present = [d for d in depth.values() if d is not None]
         abs_depth = [
-            round((depth[s] if depth[s] is not None else present[0]) + rng.normal(0.0, self.cfg.rootnet_depth_noise_mm), 3)
+            round(
+                (depth[s] if depth[s] is not None else present[0]) + rng.normal(0.0, self.cfg.rootnet_depth_noise_mm), 3
+            )
             for s in ("right", "left")
         ]
         return _ImageRecord(
             file_name=rel,
+            width=cam.width,
+            height=cam.height,
             camera=cam.name,
             seq_name=seq_name,
             frame_idx=frame_idx,
@@ -497,8 +512,6 @@ def build_hand_layers(kind: str, mano_dir: str | None):
     from eanet.hand_model import build_hand_models
     from eanet.hand_model.config import HandModelConfig
 
-    origin = "--mano-dir" if mano_dir else None
-    del origin  # build_hand_models phrases its own messages from the config
     return build_hand_models(HandModelConfig(kind=kind, mano_dir=mano_dir))  # type: ignore[arg-type]
 
 
@@ -579,8 +592,8 @@ class _SplitWriter:
                 {
                     "id": image_id,
                     "file_name": rec.file_name,
-                    "width": self._size(rec, 0),
-                    "height": self._size(rec, 1),
+                    "width": rec.width,
+                    "height": rec.height,
                     "capture": plan.capture,
                     "subject": plan.subject,
                     "seq_name": rec.seq_name,
@@ -604,11 +617,6 @@ class _SplitWriter:
                 self.human_ids.append(aid)
             self.num_images += 1
 
-    size: tuple[int, int] = (0, 0)
-
-    def _size(self, rec: _ImageRecord, axis: int) -> int:
-        return self.size[axis]
-
     def close(self) -> None:
         from eanet.data.synthetic_writer import write_json
 
@@ -617,7 +625,9 @@ class _SplitWriter:
         self.mano.close()
         write_json(self.camera_path, self.cameras)
         if self.split in ("test", "val"):
-            write_json(self.out_dir / "rootnet_output" / f"rootnet_interhand2.6m_output_{self.split}.json", self.rootnet)
+            write_json(
+                self.out_dir / "rootnet_output" / f"rootnet_interhand2.6m_output_{self.split}.json", self.rootnet
+            )
         if self.split in ("train", "test"):
             text = "".join(f"{i}\n" for i in self.human_ids)
             (self.out_dir / f"aid_human_annot_{self.split}.txt").write_text(text, encoding="utf-8")
@@ -646,6 +656,11 @@ def _prepare_out_dir(out_dir: Path, cfg: SynthConfig, overwrite: bool) -> None:
         for t in existing:
             shutil.rmtree(t)
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _write_manifest(out_dir: Path, manifest: dict) -> None:
+    # Written before anything else (so --overwrite can clean up an interrupted run) and again at the end.
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -694,6 +709,19 @@ def generate_synthetic_dataset(
     ann_dir.mkdir(parents=True, exist_ok=True)
     (ann_dir / "skeleton.txt").write_text(_skeleton_txt(), encoding="utf-8")
     subjects = []
+    manifest = {
+        "generator": f"eanet {__version__} synthetic",
+        "status": "incomplete",
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "note": "Synthetic data in the InterHand2.6M v1.0 layout; not InterHand2.6M and not a substitute for it.",
+    }
+    _write_manifest(out_dir, manifest)
+    import torch
+
+    # The hand-model layer runs one small batch at a time: one thread is fastest, and on a shared machine extra
+    # threads only add contention (measured 6 ms vs 50+ ms per call with 2 threads on a loaded 2-core box).
+    num_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         with _progress(total + cfg.hic_frames, progress and total >= 200, "eanet synth") as bar:
             subject_start = 0
@@ -702,7 +730,6 @@ def generate_synthetic_dataset(
                 subject_start += len(plans)
                 subjects += [(p.subject, f"{split}/Capture{p.capture}") for p in plans]
                 writer = _SplitWriter(out_dir, split)
-                writer.size = (cfg.width, cfg.height)
                 try:
                     for result in _iter_results(cfg, out_dir, plans, local):
                         writer.add(result)
@@ -720,21 +747,14 @@ def generate_synthetic_dataset(
                 hic_images = generate_hic(local, out_dir / "HIC", cfg.hic_frames, cfg.seed, bar)
     finally:
         local.close()
+        torch.set_num_threads(num_threads)
     subject_lines = ["# subject id, subject directory, subject gender"]
     subject_lines += [f"{sid} synthetic_subject_{sid:04d}_{where.replace('/', '_')} unknown" for sid, where in subjects]
     (ann_dir / "subject.txt").write_text("\n".join(subject_lines) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - start
     summary = SynthSummary(out_dir, images, frames, hic_images, seconds, backend)
-    manifest = {
-        "generator": f"eanet {__version__} synthetic",
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "images": images,
-        "frames": frames,
-        "hic_images": hic_images,
-        "backend": backend,
-        "note": "Synthetic data in the InterHand2.6M v1.0 layout; not InterHand2.6M and not a substitute for it.",
-    }
-    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest.update(status="complete", images=images, frames=frames, hic_images=hic_images, backend=backend)
+    _write_manifest(out_dir, manifest)
     logger.info(
         "wrote %d images (%s) to %s in %.1f s (%.1f images/s, %s backend)",
         summary.total_images,
