@@ -192,13 +192,9 @@ def deduplicate(records: Records) -> tuple[Records, int]:
 
 def _default_gather(records: Records) -> list[Records]:
     """All ranks' records (every rank gets all of them); just ``[records]`` outside ``torch.distributed``."""
-    import torch.distributed as dist
+    from eanet.train.distributed import all_gather
 
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return [records]
-    gathered: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, records)
-    return gathered
+    return all_gather(records)
 
 
 class Evaluator:
@@ -247,6 +243,7 @@ class Evaluator:
         self._next_id = 0
         self._numbered_locally = False
         self._missing: dict[str, str] = {}
+        self._notes: list[str] = []
 
     # ------------------------------------------------------------------------------------------------------------
     # accumulation
@@ -257,9 +254,14 @@ class Evaluator:
         self._next_id = 0
         self._numbered_locally = False
         self._missing = {}
+        self._notes = []
 
     def __len__(self) -> int:
         return sum(len(p) for p in self._parts)
+
+    def add_note(self, note: str) -> None:
+        """A fact about this run to report with the result (e.g. samples that could not be read)."""
+        self._notes.append(note)
 
     def _on(self, name: str, device: torch.device) -> Tensor:
         key = (name, device)
@@ -492,6 +494,7 @@ class Evaluator:
             missing=dict(self._missing),
             duplicates_dropped=dropped,
             sequence_names=self.sequence_names,
+            notes=self._notes,
         )
 
 
@@ -533,7 +536,11 @@ def _metric_values(
     missing: Mapping[str, str],
     subset: str,
     official_nan_note: bool,
+    scope: str | None = None,
+    slot_notes: bool = True,
 ) -> dict[str, MetricValue]:
+    """``{category: MetricValue}`` of group ``g``; ``scope`` names where an empty category found nothing."""
+    scope = scope or f"the evaluated set (subset {subset})"
     out: dict[str, MetricValue] = {}
     for category, red in reduced.items():
         count = int(red.count[g])
@@ -544,7 +551,7 @@ def _metric_values(
             if metric in missing:
                 reason = missing[metric]
             elif n_images == 0:
-                reason = f"no {_CATEGORY_WORDS[category]} in the evaluated set (subset {subset})"
+                reason = f"no {_CATEGORY_WORDS[category]} in {scope}"
             else:
                 hand = f" {category}-hand" if category in ("right", "left") else ""
                 reason = f"{n_images} {_CATEGORY_WORDS[category]}, none with a{hand} {_WHAT[metric]}"
@@ -554,7 +561,7 @@ def _metric_values(
                 reason += "; the official print_eval_result would print NaN here"
             out[category] = MetricValue(None, count, reason=reason)
             continue
-        if red.empty_slots[g] > 0:
+        if slot_notes and red.empty_slots[g] > 0:
             note = (
                 f"{int(red.empty_slots[g])} joint slot(s) had no sample and were left out of the mean of slot means"
                 + ("; the official print_eval_result would print NaN" if official_nan_note else "")
@@ -627,6 +634,7 @@ def reduce_records(
     missing: Mapping[str, str] | None = None,
     duplicates_dropped: int = 0,
     sequence_names: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
 ) -> EvalResult:
     """Turn de-duplicated per-sample records into an :class:`EvalResult` (overall, per sequence, Figure 9).
 
@@ -638,6 +646,7 @@ def reduce_records(
         missing: ``{metric: reason}`` for metrics the inputs could not support.
         duplicates_dropped: recorded.
         sequence_names: names of the sequence ids (the dataset's ``seq_names``); ids are shown otherwise.
+        notes: extra notes to report.
     """
     missing = dict(missing or {})
     r = records
@@ -668,7 +677,7 @@ def reduce_records(
             slots = reduced["mpjpe_mm"][cat].slot_means[0]
             per_joint[cat] = [None if not np.isfinite(v) else float(v) for v in slots]
 
-    notes = _notes(r, protocol, dataset, subset, missing)
+    notes = _notes(r, protocol, dataset, subset, missing) + list(notes)
 
     # per sequence
     per_sequence: list[SequenceResult] = []
@@ -694,7 +703,9 @@ def reduce_records(
             seq_metrics = {}
             for metric in ("mpjpe_mm", "mpvpe_mm", "mrrpe_mm", "pa_mpjpe_mm"):
                 cats = {c: v for c, v in seq_reduced[metric].items() if c in _SEQ_CATEGORIES}
-                seq_metrics[metric] = _metric_values(metric, cats, seq_images, g, missing, subset, False)
+                seq_metrics[metric] = _metric_values(
+                    metric, cats, seq_images, g, missing, subset, False, scope="this sequence", slot_notes=False
+                )
             pose = float(pose_sum[g] / pose_cnt[g]) if pose_cnt[g] else None
             per_sequence.append(
                 SequenceResult(

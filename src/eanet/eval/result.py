@@ -126,9 +126,10 @@ class EvalResult:
         return self.metrics[metric][category].value_mm
 
     def scalars(self) -> dict[str, float]:
-        """Flat ``{"mpjpe_mm/all": ...}`` of the non-empty values, for training logs."""
+        """Flat ``{"mpjpe_all": ..., "mpvpe_interacting": ...}`` (mm) of the non-empty values, for training logs and
+        ``train.best_metric``."""
         return {
-            f"{m}/{c}": v.value_mm
+            f"{m.removesuffix('_mm')}_{c}": v.value_mm
             for m, cats in self.metrics.items()
             for c, v in cats.items()
             if v.value_mm is not None
