@@ -22,6 +22,7 @@ __all__ = [
     "crop_transform",
     "crop_image",
     "flip_matrix",
+    "scale_colors",
 ]
 
 
@@ -181,3 +182,15 @@ def crop_image(
         warp = warp @ flip_matrix(width)  # original image -> flipped image -> crop
     crop = cv2.warpAffine(img, warp, (int(out_size[1]), int(out_size[0])), flags=cv2.INTER_LINEAR)
     return crop, img2bb, bb2img
+
+
+def scale_colors(crop: np.ndarray, color_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """``clip(crop * color_scale, 0, 255) / 255`` as a ``(3, H, W)`` float32 view (official colour augmentation).
+
+    OpenCV does the multiply in one pass (several times faster than NumPy's temporaries); the channel-first view is
+    made contiguous by the batch collation, which copies anyway.
+    """
+    scale = tuple(float(c) / 255.0 for c in color_scale) + (0.0,)
+    out = cv2.multiply(crop, scale, dtype=cv2.CV_32F)  # (H, W, 3)
+    np.minimum(out, 1.0, out=out)
+    return out.transpose(2, 0, 1)  # (3, H, W)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eanet.data.augment import AugmentParams, crop_image, joints_bbox, process_bbox, union_bbox
+from eanet.data.augment import AugmentParams, crop_image, joints_bbox, process_bbox, scale_colors, union_bbox
 from eanet.data.images import ImageReadError, read_image
 from eanet.data.release import HAND_TYPE_CODES
 from eanet.data.sample import SkippedSample
@@ -142,7 +142,7 @@ class HIC(torch.utils.data.Dataset):
             return {"_skipped": [SkippedSample(index=i, path=err.path, reason=err.reason)]}
         crop, img2bb, bb2img = crop_image(img, bbox, self.input_size, AugmentParams())
         return {
-            "img": (crop.astype(np.float32) / 255.0).transpose(2, 0, 1),
+            "img": scale_colors(crop),
             "mano_verts_cam": meshes,
             "mano_valid": valid,
             "hand_type": np.int64(item["hand_type"]),

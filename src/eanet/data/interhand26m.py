@@ -38,6 +38,7 @@ from eanet.data.augment import (
     draw_augmentation,
     joints_bbox,
     process_bbox,
+    scale_colors,
     union_bbox,
 )
 from eanet.data.images import ImageReadError, read_image
@@ -138,6 +139,9 @@ class InterHand26M(torch.utils.data.Dataset):
         self.max_image_retries = int(max_image_retries)
         self.seed = int(seed)
         self.epoch = 0
+        #: ``path -> (H, W, 3) uint8 RGB``; raises :class:`~eanet.data.images.ImageReadError` (replaceable, e.g. by
+        #: benchmarks that have annotations but no images).
+        self.read_image = read_image
         self.pivots = (RootPivot.from_data(hand_model_data[0]), RootPivot.from_data(hand_model_data[1]))
 
         self.paths = release_paths(self.root, split)
@@ -345,11 +349,10 @@ class InterHand26M(torch.utils.data.Dataset):
         jrow, crow, mrow = int(ann["joints_row"][row]), int(ann["camera_row"][row]), int(ann["mano_row"][row])
         aug = self.augmentation(i) if aug is None else aug
 
-        img = read_image(self.paths.images / idx.file_name(image_row))
+        img = self.read_image(self.paths.images / idx.file_name(image_row))
         img_h, img_w = img.shape[:2]
         crop, img2bb, bb2img = crop_image(img, bbox, self.input_size, aug)
-        color = np.asarray(aug.color_scale, dtype=np.float32) / 255.0
-        img_t = np.clip(crop.astype(np.float32) * color, 0.0, 1.0).transpose(2, 0, 1)  # (3, H, W)
+        img_t = scale_colors(crop, aug.color_scale)  # (3, H, W)
 
         # camera (the one conversion of the release's camera convention: mm camera centre -> m translation)
         cam_rot, cam_trans = camera_extrinsics(np.asarray(cams["campos"][crow]), np.asarray(cams["camrot"][crow]))
@@ -382,7 +385,7 @@ class InterHand26M(torch.utils.data.Dataset):
             hand_type = 1 - hand_type
 
         sample: dict[str, Any] = {
-            "img": img_t.astype(np.float32),
+            "img": img_t,
             "joints_hm": joints_to_ours(joints_hm).astype(np.float32),
             "joints_cam": joints_to_ours(rel).astype(np.float32),
             "joints_root_cam": roots.astype(np.float32),
