@@ -1,0 +1,249 @@
+"""Our checkpoint format: one safetensors file holding the weights and, in its metadata, the resolved configuration.
+
+A model is rebuilt from the file alone (plus the user's MANO files when it was trained with MANO: those are never
+stored, spec §9.8). Metadata keys (all strings):
+
+* ``format`` = ``eanet-checkpoint``, ``format_version`` = ``1``, ``eanet_version``;
+* ``config``: the resolved :class:`eanet.config.Config` as JSON;
+* ``hand_model_kind``: ``mano`` or ``open``; ``hand_model_fingerprint``: a hash of both hands' template vertices
+  and faces (empty when unknown, e.g. an official checkpoint converted without the MANO files);
+* optional provenance, e.g. ``source`` and ``official_epoch`` for converted official checkpoints.
+
+safetensors files cannot carry code, so loading them is safe by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
+
+if TYPE_CHECKING:
+    from eanet.config import Config
+    from eanet.hand_model.config import HandModelConfig
+    from eanet.model.eanet import EANet
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "hand_model_fingerprint",
+    "save_model",
+    "save_state",
+    "read_checkpoint",
+    "load_model",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "eanet-checkpoint"
+FORMAT_VERSION = "1"
+#: Hand-model settings that change what the weights mean; a checkpoint must be loaded with the same ones.
+_HAND_MODEL_FIELDS = ("kind", "flat_hand_mean", "fingertip_vertices")
+
+
+def hand_model_fingerprint(right: nn.Module, left: nn.Module) -> str:
+    """Short hash of both hand models' template vertices and faces (exact stored data, device independent)."""
+    digest = hashlib.sha256()
+    for layer in (right, left):
+        for name in ("v_template", "faces"):
+            value = getattr(layer, name, None)
+            if not isinstance(value, Tensor):
+                raise InvalidInputError(f"hand-model layer {type(layer).__name__} has no tensor {name!r} to fingerprint")
+            arr = value.detach().to("cpu").numpy()
+            arr = arr.astype(np.float32 if arr.dtype.kind == "f" else np.int64)
+            digest.update(name.encode() + str(arr.shape).encode() + np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _config_json(cfg: Config) -> str:
+    from eanet.config import config_to_dict
+
+    return json.dumps(config_to_dict(cfg), sort_keys=True)
+
+
+def save_state(
+    state: Mapping[str, Tensor],
+    cfg: Config,
+    path: str | Path,
+    *,
+    hand_model_fingerprint: str = "",
+    extra_metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write a state dict with its configuration (the lower-level half of :func:`save_model`)."""
+    from safetensors.torch import save_file
+
+    from eanet.version import __version__
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "eanet_version": __version__,
+        "config": _config_json(cfg),
+        "hand_model_kind": cfg.hand_model.kind,
+        "hand_model_fingerprint": hand_model_fingerprint,
+        **{str(k): str(v) for k, v in (extra_metadata or {}).items()},
+    }
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: Mapping[str, str] | None = None) -> None:
+    """Save ``model``'s weights and the resolved configuration ``cfg`` to one safetensors file.
+
+    Args:
+        model: an :class:`~eanet.model.eanet.EANet` built from ``cfg.model`` (checked: same weights and shapes).
+        cfg: the full resolved :class:`~eanet.config.Config` (its ``model`` and ``hand_model`` sections rebuild the
+            model).
+        path: output ``.safetensors`` file.
+        extra_metadata: more string metadata (provenance).
+    """
+    from eanet.model.official import _expected_state
+
+    state = model.state_dict()
+    expected = _expected_state(cfg.model)
+    if {k: tuple(v) for k, v in expected.items()} != {k: tuple(v.shape) for k, v in state.items()}:
+        raise CheckpointMismatchError(
+            "the model's weights do not match cfg.model (different architecture); save it with the configuration it "
+            "was built from"
+        )
+    fingerprint = ""
+    if model.hand_models is not None:
+        fingerprint = hand_model_fingerprint(model.hand_models["right"], model.hand_models["left"])
+    save_state(state, cfg, path, hand_model_fingerprint=fingerprint, extra_metadata=extra_metadata)
+    logger.info("saved %s (%d tensors)", path, len(state))
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[str, str]]:
+    """Read one of our checkpoints: ``(state dict on CPU, resolved Config, metadata)``."""
+    from safetensors import SafetensorError, safe_open
+
+    from eanet.config import config_from_dict
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        hint = " (official .pth.tar checkpoints are converted with `eanet convert-official`)" if path.suffix != ".safetensors" else ""
+        raise InvalidInputError(f"{path} is not a safetensors checkpoint: {err}{hint}") from err
+    if metadata.get("format") != FORMAT:
+        raise InvalidInputError(
+            f"{path} is a safetensors file but not an eanet checkpoint (no format={FORMAT!r} metadata); official "
+            "checkpoints are converted with `eanet convert-official`"
+        )
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise InvalidInputError(
+            f"{path} has checkpoint format version {metadata.get('format_version')!r}; this eanet reads version "
+            f"{FORMAT_VERSION}"
+        )
+    cfg = config_from_dict(json.loads(metadata["config"]))
+    return state, cfg, metadata
+
+
+def _resolve_hand_model_cfg(
+    recorded: HandModelConfig, hand_model_cfg: HandModelConfig | None, mano_dir: str | Path | None, path: Path
+) -> HandModelConfig:
+    if hand_model_cfg is None:
+        if mano_dir is None:
+            return recorded
+        if recorded.kind != "mano":
+            raise CheckpointMismatchError(
+                f"{path} was trained with the {recorded.kind!r} hand model, not MANO; load it without mano_dir"
+            )
+        return dataclasses.replace(recorded, mano_dir=str(mano_dir))
+    if mano_dir is not None:
+        raise InvalidInputError("pass either mano_dir or hand_model_cfg, not both")
+    differences = [
+        f"{name}: checkpoint {getattr(recorded, name)!r}, requested {getattr(hand_model_cfg, name)!r}"
+        for name in _HAND_MODEL_FIELDS
+        if getattr(recorded, name) != getattr(hand_model_cfg, name)
+    ]
+    if differences:
+        raise CheckpointMismatchError(
+            f"{path} was trained with a different hand model ({'; '.join(differences)}); its weights only make "
+            f"sense with the one it was trained with: pass hand_model kind={recorded.kind!r}, "
+            f"flat_hand_mean={recorded.flat_hand_mean}, fingertip_vertices={recorded.fingertip_vertices}"
+            + (" and the MANO directory (mano_dir)" if recorded.kind == "mano" else "")
+        )
+    return hand_model_cfg
+
+
+def load_model(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    *,
+    mano_dir: str | Path | None = None,
+    hand_model_cfg: HandModelConfig | None = None,
+    hand_models: tuple[nn.Module, nn.Module] | None = None,
+) -> tuple[EANet, Config]:
+    """Rebuild a model from one of our checkpoints.
+
+    Args:
+        path: ``.safetensors`` checkpoint written by :func:`save_model` or ``eanet convert-official``.
+        device: where the model runs.
+        mano_dir: MANO directory, for checkpoints trained with MANO (default: the recorded one or
+            ``$EANET_MANO_DIR``).
+        hand_model_cfg: a full hand-model configuration instead; it must match the recorded kind, mean-pose and
+            fingertip settings.
+        hand_models: ready ``(right, left)`` hand-model layers instead (tests); still fingerprint-checked.
+
+    Returns:
+        ``(model in eval mode on device, the checkpoint's resolved Config with the hand model actually used)``.
+
+    Raises:
+        CheckpointMismatchError: a different hand model than the one the weights were trained with, or weights
+            that do not fit the recorded architecture.
+    """
+    from eanet.model import build_model
+
+    path = Path(path)
+    state, cfg, metadata = read_checkpoint(path)
+    hand_cfg = _resolve_hand_model_cfg(cfg.hand_model, hand_model_cfg, mano_dir, path)
+    cfg = dataclasses.replace(cfg, hand_model=hand_cfg)
+    # The checkpoint holds every weight: never download or read backbone weights again.
+    model_cfg = dataclasses.replace(cfg.model, backbone_weights=None)
+    model = build_model(model_cfg, hand_cfg, hand_models=hand_models)
+
+    recorded = metadata.get("hand_model_fingerprint", "")
+    if recorded:
+        actual = hand_model_fingerprint(model.hand_models["right"], model.hand_models["left"])
+        if actual != recorded:
+            raise CheckpointMismatchError(
+                f"{path} was trained with a different {hand_cfg.kind!r} hand model than the one loaded now "
+                f"(template fingerprint {recorded} vs {actual}); pass the hand-model files it was trained with"
+            )
+    else:
+        logger.info("%s records no hand-model fingerprint; the hand model was not checked", path)
+
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mis_shaped = sorted(
+        f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    )
+    if missing or unexpected or mis_shaped:
+        raise CheckpointMismatchError(
+            f"{path}: the weights do not fit the recorded configuration (missing {len(missing)}: {missing[:8]}; "
+            f"unexpected {len(unexpected)}: {unexpected[:8]}; wrong shapes {len(mis_shaped)}: {mis_shaped[:8]}); "
+            "the file is damaged or was edited"
+        )
+    model.load_state_dict(state, strict=True)
+    logger.info("loaded %s (%s, hand model %s)", path, metadata.get("source", "eanet checkpoint"), hand_cfg.kind)
+    return model.to(device).eval(), cfg
