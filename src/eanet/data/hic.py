@@ -113,12 +113,11 @@ class HIC(torch.utils.data.Dataset):
         if self.bbox_source == "full" or not valid.any():
             box = np.array([[0.0, 0.0, w, h]])
             return process_bbox(box, w, h, aspect_ratio=self.input_size[1] / self.input_size[0], extend=1.0)[0][0]
-        xy = meshes[..., :2] / meshes[..., 2:] * self.focal + self.princpt  # (2, V, 2)
-        boxes = [joints_bbox(xy[k][None], np.ones((1, xy.shape[1])), self.joint_bbox_extend)[0] for k in (0, 1)]
-        if valid.all():
-            box = union_bbox(boxes[0], boxes[1])
-        else:
-            box = boxes[0] if valid[0] else boxes[1]
+        boxes = {}
+        for k in np.nonzero(valid)[0]:
+            xy = meshes[k, :, :2] / meshes[k, :, 2:] * self.focal + self.princpt  # (V, 2)
+            boxes[k] = joints_bbox(xy[None], np.ones((1, xy.shape[0])), self.joint_bbox_extend)[0]
+        box = union_bbox(boxes[0], boxes[1]) if len(boxes) == 2 else next(iter(boxes.values()))
         out, ok = process_bbox(box, w, h, aspect_ratio=self.input_size[1] / self.input_size[0], extend=self.bbox_extend)
         if not ok[0]:
             return process_bbox(np.array([[0.0, 0.0, w, h]]), w, h, extend=1.0)[0][0]
