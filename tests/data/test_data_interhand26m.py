@@ -263,3 +263,15 @@ def test_augmentation_is_deterministic_per_seed_epoch_and_index(tiny_release_dir
     assert a == b and a != ds.augmentation(4)
     ds.set_epoch(1)
     assert ds.augmentation(3) != a
+
+
+def test_dataset_pickles_without_copying_the_sample_list(tiny_release_dir, hand_pair):
+    import pickle
+
+    ds = make(tiny_release_dir, hand_pair, train=True, augment=AugmentConfig())
+    ds.load_sample(0)  # maps some columns
+    blob = pickle.dumps(ds)
+    assert len(blob) < 200_000  # hand-model pivots and the header, not arrays
+    clone = pickle.loads(blob)
+    np.testing.assert_array_equal(clone.load_sample(5, AugmentParams())["joints_hm"],
+                                  ds.load_sample(5, AugmentParams())["joints_hm"])  # fmt: skip

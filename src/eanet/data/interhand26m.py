@@ -173,8 +173,20 @@ class InterHand26M(torch.utils.data.Dataset):
                 fp.pop("mtime_ns")
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
+    def __getstate__(self) -> dict:
+        # Spawned workers re-open the memory maps instead of receiving copies of the sample list.
+        state = dict(self.__dict__)
+        state["rows"] = state["bboxes"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.rows = np.load(self._sample_dir / "rows.npy", mmap_mode="r")
+        self.bboxes = np.load(self._sample_dir / "bboxes.npy", mmap_mode="r")
+
     def _sample_list(self, ids_path: Path | None, rootnet: Path | None) -> tuple[np.ndarray, np.ndarray, dict]:
         directory = self.index.derived_dir() / f"samples-{self._sample_list_key(ids_path, rootnet)}"
+        self._sample_dir = directory
         try:
             rows = np.load(directory / "rows.npy", mmap_mode="r")
             bboxes = np.load(directory / "bboxes.npy", mmap_mode="r")
