@@ -297,3 +297,13 @@ def test_summary_starts_with_signature(kit):
     assert any(line.startswith("MPJPE (mm): all ") for line in lines)
     assert OFFICIAL.signature() != INTAGHAND.signature()
     assert np.isfinite(res.value("mpjpe_mm"))
+
+
+def test_non_finite_prediction_is_reported_not_averaged(kit):
+    gt = kit.gt_verts(2, seed=10)
+    pred_verts = gt.clone()
+    pred_verts[1, 0, 7] = float("nan")
+    res = evaluate(kit, "intaghand", kit.prediction(pred_verts), kit.batch(gt, [2, 2]))
+    value = res.metrics["mpjpe_mm"]["all"]
+    assert value.value_mm is None and "non-finite" in value.reason
+    json.dumps(res.to_dict(), allow_nan=False)

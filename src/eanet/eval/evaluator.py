@@ -548,7 +548,13 @@ def _metric_values(
         note = None
         if value is None:
             n_images = int(images[category][g])
-            if metric in missing:
+            if count > 0:
+                # A NaN/inf error is a broken prediction, not an empty category: say so instead of averaging it away.
+                reason = (
+                    f"{count} contributing entries include non-finite errors (the prediction holds NaN/inf, or a "
+                    "zero-length wrist-to-Middle_1 bone under GT bone-length scaling)"
+                )
+            elif metric in missing:
                 reason = missing[metric]
             elif n_images == 0:
                 reason = f"no {_CATEGORY_WORDS[category]} in {scope}"
@@ -570,8 +576,8 @@ def _metric_values(
     return out
 
 
-def _mpvpe_entries(r: Records, rule: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per-category (values, sample index, is_interacting) entries of MPVPE under the protocol's rule."""
+def _mpvpe_entries(r: Records, rule: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-category ``(values, sample index)`` entries of MPVPE under the protocol's rule for interacting images."""
     n = len(r)
     idx = np.arange(n)
     ht = r.hand_type.astype(np.int64)

@@ -118,6 +118,9 @@ def procrustes_align(pred: Tensor, gt: Tensor, weights: Tensor | None = None) ->
     x = pred - mu_pred  # (..., P, 3)
     y = gt - mu_gt  # (..., P, 3)
     cov = (w * x).transpose(-1, -2) @ y  # (..., 3, 3) sum_i w_i x_i y_i^T
+    # SVD refuses non-finite input; fit those hands to the identity and return NaN for them below.
+    bad = ~torch.isfinite(cov).all(dim=-1).all(dim=-1)  # (...,)
+    cov = torch.where(bad[..., None, None], torch.eye(3, dtype=cov.dtype, device=cov.device), cov)
     u, sing, vh = torch.linalg.svd(cov)
     v = vh.transpose(-1, -2)
     det = torch.linalg.det(v @ u.transpose(-1, -2))  # (...,) -1 for a reflection
@@ -126,7 +129,8 @@ def procrustes_align(pred: Tensor, gt: Tensor, weights: Tensor | None = None) ->
     rot = v @ torch.diag_embed(fix) @ u.transpose(-1, -2)  # (..., 3, 3)
     var = (w * x.pow(2)).sum(dim=(-2, -1)).clamp_min(1e-12)  # (...,)
     scale = (sing * fix).sum(dim=-1) / var  # (...,)
-    return scale[..., None, None] * (x @ rot.transpose(-1, -2)) + mu_gt
+    aligned = scale[..., None, None] * (x @ rot.transpose(-1, -2)) + mu_gt
+    return torch.where(bad[..., None, None], torch.full_like(aligned, float("nan")), aligned)
 
 
 def relative_root_error(rel_pred: Tensor, rel_gt: Tensor) -> Tensor:
