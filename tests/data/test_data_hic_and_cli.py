@@ -73,6 +73,9 @@ def test_hic_reader(hic_root):
         assert s["img"].shape == (3, 64, 64) and s["img"].max() > 0.5
     batch = Collator()([ds[i] for i in range(3)])
     assert batch["mano_verts_cam"].shape == (3, 2, 778, 3) and batch["skipped"] == []
+    from pycocotools.coco import COCO
+
+    assert len(COCO(str(root / "data" / "HIC.json")).anns) == 3
 
 
 def test_hic_missing_image_is_dropped(hic_root):
