@@ -1,7 +1,9 @@
 """A small pure-torch z-buffer rasterizer: the no-OpenGL fallback and the test oracle of the pyrender backend.
 
-Triangles are projected with the pinhole model, grouped by the size of their pixel bounding box (powers of two),
-and each group is tested against every pixel centre of its boxes at once: no per-pixel or per-triangle Python loop.
+Triangles are projected with the pinhole model and grouped by the longer side of their pixel bounding box (square
+buckets of side 1, 2, 3, 4, 6, 8, 12, ...); each group is tested against every pixel centre of its boxes at once,
+with the barycentric weights written as planes ``A px + B py + C`` so a box costs one add per weight: no per-pixel
+or per-triangle Python loop.
 Visibility is a single ``scatter_reduce(amin)`` over 64-bit keys ``(float32 bits of z) << 32 | triangle``, which is
 exact because positive float32 values order like their bit patterns. Depth is perspective-correct (``1/z``
 interpolated in screen space, as OpenGL does), attributes use perspective-correct barycentrics, and shading is
@@ -30,6 +32,15 @@ def _edge(ax: Tensor, ay: Tensor, bx: Tensor, by: Tensor, px: Tensor, py: Tensor
     return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
 
 
+def _box_sizes(limit: int) -> list[int]:
+    """Bucket sides 1, 2, 3, 4, 6, 8, 12, 16, ... up to at least ``limit`` (steps of at most 1.5x)."""
+    sizes, p = [1, 2, 3], 4
+    while sizes[-1] < limit:
+        sizes += [p, p + p // 2]
+        p *= 2
+    return sizes
+
+
 def rasterize(
     verts: Tensor,
     faces: Tensor,
@@ -53,57 +64,77 @@ def rasterize(
     num_pix = width * height
     zkey = torch.full((num_pix,), _NO_HIT, dtype=torch.int64, device=device)
 
-    tri = verts[faces]  # (F, 3, 3)
+    # Per-triangle set-up in float64 (F x 9 numbers): projected corners, pixel boxes, edge-function planes.
+    tri = verts.double()[faces]  # (F, 3, 3)
     z = tri[..., 2]  # (F, 3)
     valid = ((z > camera.znear) & (z < camera.zfar)).all(dim=1)  # (F,)
     safe_z = torch.where(z > camera.znear, z, torch.ones_like(z))
     u = fx * tri[..., 0] / safe_z + cx  # (F, 3)
     v = fy * tri[..., 1] / safe_z + cy  # (F, 3)
-    area2 = _edge(u[:, 0], v[:, 0], u[:, 1], v[:, 1], u[:, 2], v[:, 2])  # (F,)
-    valid &= area2.abs() > 1e-12
     # Bounding boxes of pixel centres; clamp before rounding so huge coordinates cannot overflow the int cast.
     x0 = torch.ceil(u.min(1).values.clamp(-1, width)).long().clamp(min=0)  # (F,)
     x1 = torch.floor(u.max(1).values.clamp(-1, width)).long().clamp(max=width - 1)
     y0 = torch.ceil(v.min(1).values.clamp(-1, height)).long().clamp(min=0)
     y1 = torch.floor(v.max(1).values.clamp(-1, height)).long().clamp(max=height - 1)
-    valid &= (x0 <= x1) & (y0 <= y1)
-
+    # Corners relative to the box origin keep the edge-function constants small (float32-exact enough).
+    ul = u - x0[:, None]  # (F, 3)
+    vl = v - y0[:, None]
+    area2 = _edge(ul[:, 0], vl[:, 0], ul[:, 1], vl[:, 1], ul[:, 2], vl[:, 2])  # (F,)
+    valid &= (area2.abs() > 1e-12) & (x0 <= x1) & (y0 <= y1)
     face_ids = torch.nonzero(valid).squeeze(1)  # (Fv,)
     if face_ids.numel() == 0:
         return torch.full((num_pix,), -1, dtype=torch.int64, device=device), torch.zeros(num_pix, device=device)
-    box = torch.maximum(x1 - x0 + 1, y1 - y0 + 1)[face_ids]  # (Fv,) box side in pixels
-    level = torch.ceil(torch.log2(box.float())).long()  # (Fv,) bucket: side <= 2 ** level
-    inv_z = 1.0 / safe_z  # (F, 3)
 
-    for lvl in torch.unique(level).tolist():
-        side = 1 << lvl
-        bucket = face_ids[level == lvl]  # (Fb,)
-        chunk = max(1, max_chunk_elements // (side * side))
-        offsets = torch.arange(side, device=device)
-        for start in range(0, bucket.numel(), chunk):
-            f = bucket[start : start + chunk]  # (n,)
-            px = (x0[f, None, None] + offsets[None, None, :]).expand(-1, side, side)  # (n, s, s) column
-            py = (y0[f, None, None] + offsets[None, :, None]).expand(-1, side, side)  # (n, s, s) row
-            inside = (px <= x1[f, None, None]) & (py <= y1[f, None, None])  # (n, s, s)
-            pxf, pyf = px.float(), py.float()
-            uu, vv = u[f][:, :, None, None], v[f][:, :, None, None]  # (n, 3, 1, 1)
-            a = area2[f][:, None, None]  # (n, 1, 1)
-            # Barycentric weight of vertex k is the area of the sub-triangle opposite it, over the whole area.
-            w0 = _edge(uu[:, 1], vv[:, 1], uu[:, 2], vv[:, 2], pxf, pyf) / a  # (n, s, s)
-            w1 = _edge(uu[:, 2], vv[:, 2], uu[:, 0], vv[:, 0], pxf, pyf) / a
-            w2 = _edge(uu[:, 0], vv[:, 0], uu[:, 1], vv[:, 1], pxf, pyf) / a
-            inside &= (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-            iz = inv_z[f]  # (n, 3)
-            depth_recip = w0 * iz[:, 0, None, None] + w1 * iz[:, 1, None, None] + w2 * iz[:, 2, None, None]
-            inside &= depth_recip > 0
-            if not bool(inside.any()):
+    # Barycentric weight k at local pixel (px, py) is the plane A_k px + B_k py + C_k: the edge function of the
+    # edge opposite corner k over twice the area (so either winding works). 1/z is a plane too (perspective).
+    a_idx, b_idx = [1, 2, 0], [2, 0, 1]
+    ua, va, ub, vb = ul[:, a_idx], vl[:, a_idx], ul[:, b_idx], vl[:, b_idx]  # (F, 3) edge start/end per corner
+    plane_a = -(vb - va) / area2[:, None]  # (F, 3)
+    plane_b = (ub - ua) / area2[:, None]
+    plane_c = ((vb - va) * ua - (ub - ua) * va) / area2[:, None]
+    inv_z = 1.0 / safe_z  # (F, 3)
+    depth_planes = torch.stack([(plane_a * inv_z).sum(1), (plane_b * inv_z).sum(1), (plane_c * inv_z).sum(1)], 1)
+    # One float32 row per triangle, gathered once per chunk: A (3), B (3), C (3), last local column/row, 1/z plane.
+    params = torch.cat(
+        [plane_a, plane_b, plane_c, (x1 - x0)[:, None].double(), (y1 - y0)[:, None].double(), depth_planes], 1
+    ).float()  # (F, 14)
+    base_pixel = y0 * width + x0  # (F,) flat index of each box's top-left pixel
+
+    sizes = torch.tensor(_box_sizes(max(width, height)), device=device)
+    # Square buckets: fewer, larger groups beat tighter rectangular ones (Python overhead per group dominates).
+    side = sizes[torch.searchsorted(sizes, torch.maximum(x1 - x0 + 1, y1 - y0 + 1)[face_ids])]  # (Fv,)
+    bucket_key, order = torch.sort(side)  # (Fv,) buckets become contiguous runs
+    face_ids = face_ids[order]
+    keys, counts = torch.unique_consecutive(bucket_key, return_counts=True)
+    start = 0
+    for sw, count in zip(keys.tolist(), counts.tolist(), strict=True):
+        sh = sw
+        bucket = face_ids[start : start + count]  # (Fb,)
+        start += count
+        chunk = max(1, max_chunk_elements // (sw * sh))
+        dx = torch.arange(sw, device=device, dtype=torch.float32)  # (sw,)
+        dy = torch.arange(sh, device=device, dtype=torch.float32)  # (sh,)
+        for first in range(0, bucket.numel(), chunk):
+            f = bucket[first : first + chunk]  # (n,)
+            p = params[f]  # (n, 14)
+            row = p[:, 0:3, None] * dx  # (n, 3, sw)
+            col = p[:, 3:6, None] * dy + p[:, 6:9, None]  # (n, 3, sh)
+            # Columns/rows past the triangle's own box get -inf in the first weight: never inside.
+            row[:, 0] += torch.where(dx <= p[:, 9:10], 0.0, -torch.inf)
+            col[:, 0] += torch.where(dy <= p[:, 10:11], 0.0, -torch.inf)
+            weights_min = row[:, 0, None, :] + col[:, 0, :, None]  # (n, sh, sw)
+            weights_min = torch.minimum(weights_min, row[:, 1, None, :] + col[:, 1, :, None])
+            weights_min = torch.minimum(weights_min, row[:, 2, None, :] + col[:, 2, :, None])
+            hits = torch.nonzero(weights_min >= 0)  # (K, 3): triangle in chunk, local row, local column
+            if hits.numel() == 0:
                 continue
-            pz = (1.0 / depth_recip[inside]).float()  # (K,) perspective-correct depth
-            keep = (pz > camera.znear) & (pz < camera.zfar)
-            pix = (py[inside] * width + px[inside])[keep]  # (K,)
-            tri_id = f[:, None, None].expand(-1, side, side)[inside][keep]  # (K,)
-            key = (pz[keep].view(torch.int32).long() << 32) | tri_id
-            zkey.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
+            t, ly, lx = hits.unbind(1)
+            plane = p[t, 11:14]  # (K, 3) the 1/z plane of each hit's triangle
+            # Inside a triangle 1/z is a convex combination of its corners' 1/z, so z stays within (znear, zfar).
+            pz = 1.0 / (plane[:, 0] * lx + plane[:, 1] * ly + plane[:, 2])  # (K,) perspective-correct depth
+            pix = base_pixel[f][t] + ly * width + lx  # (K,)
+            key_z = (pz.view(torch.int32).long() << 32) | f[t]
+            zkey.scatter_reduce_(0, pix, key_z, reduce="amin", include_self=True)
 
     hit = zkey != _NO_HIT
     face_index = torch.where(hit, zkey & 0xFFFFFFFF, torch.full_like(zkey, -1))
