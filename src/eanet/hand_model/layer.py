@@ -64,8 +64,10 @@ class HandModelLayer(nn.Module):
         tip_vertices, tip_vertices_eval: fingertip vertex tuples for outputs/training and for evaluation.
 
     Buffers (all non-persistent): ``v_template`` ``(V, 3)``, ``shapedirs`` ``(V, 3, S)``, ``posedirs``
-    ``(P, V * 3)`` (``P = 135``), ``J_regressor`` ``(16, V)``, ``lbs_weights`` ``(V, 16)``, ``hands_mean``,
-    ``faces``, ``tip_index`` ``(5,)``, ``joints21_order`` ``(21,)``.
+    ``(P, V * 3)`` (``P = 135``), ``J_regressor`` ``(16, V)``, ``joints_template`` ``(16, 3)`` and
+    ``joints_shapedirs`` ``(16, 3, S)`` (the regressor applied to the template and blend shapes), ``lbs_weights``
+    ``(V, 16)``, ``hands_mean``, ``faces``, ``tip_index`` / ``tip_index_eval`` ``(5,)``, ``joints21_order``
+    ``(21,)``, ``homogeneous_row`` ``(1, 4)``.
     """
 
     def __init__(
@@ -100,10 +102,17 @@ class HandModelLayer(nn.Module):
         # smplx layout: MANO's (V, 3, P) -> (V*3, P) -> (P, V*3), so pose features multiply from the left.
         buffer("posedirs", data.posedirs.reshape(V * 3, -1).T)  # (P, V*3)
         buffer("J_regressor", data.J_regressor)  # (16, V)
+        # Rest joints are linear in betas: J_regressor (v_template + shapedirs beta) = J_t + J_s beta. Folding the
+        # regressor into the template and blend shapes once (in float64) skips a (16, V) x (V, 3B) product per call.
+        buffer("joints_template", data.J_regressor @ data.v_template)  # (16, 3)
+        buffer("joints_shapedirs", np.einsum("jv,vcs->jcs", data.J_regressor, data.shapedirs))  # (16, 3, S)
         buffer("lbs_weights", data.weights)  # (V, 16)
         buffer("hands_mean", data.hands_mean)  # (45,)
         buffer("faces", data.faces, torch.long)  # (F, 3)
         buffer("tip_index", np.asarray(self.tip_vertices), torch.long)  # (5,)
+        buffer("tip_index_eval", np.asarray(self.tip_vertices_eval), torch.long)  # (5,)
+        # Index/constant tensors live in buffers so forward never copies host data to the device (a sync on GPU).
+        buffer("homogeneous_row", np.array([[0.0, 0.0, 0.0, 1.0]]))  # (1, 4)
         buffer("joints21_order", np.asarray(MANO16_TIPS_TO_JOINTS_21), torch.long)  # (21,)
         self.chain = KinematicChain(data.parents.tolist())
 
@@ -139,8 +148,8 @@ class HandModelLayer(nn.Module):
         Raises:
             InvalidInputError: a tensor has the wrong shape, a non-floating dtype, or sits on another device.
         """
-        B = self._check_inputs(global_orient=global_orient, hand_pose=hand_pose, betas=betas, transl=transl)
-        J = self.num_joints
+        self._check_inputs(global_orient=global_orient, hand_pose=hand_pose, betas=betas, transl=transl)
+        B, J = global_orient.shape[0], self.num_joints
         with _autocast_off(self.v_template.device):
             dtype = self.v_template.dtype
             hand_pose = hand_pose.to(dtype)
@@ -181,12 +190,15 @@ class HandModelLayer(nn.Module):
         if not isinstance(verts, Tensor) or verts.dim() != 3 or verts.shape[1:] != (self.num_verts, 3):
             got = tuple(verts.shape) if isinstance(verts, Tensor) else type(verts).__name__
             raise InvalidInputError(f"verts must be (B, {self.num_verts}, 3), got {got}")
-        if tip_vertices is None:
-            tips = self.tip_index
+        tips = self.tip_vertices if tip_vertices is None else self._check_tips(tip_vertices)
+        if tips == self.tip_vertices:
+            tip_index = self.tip_index
+        elif tips == self.tip_vertices_eval:
+            tip_index = self.tip_index_eval
         else:
-            tips = torch.tensor(self._check_tips(tip_vertices), dtype=torch.long, device=verts.device)
+            tip_index = torch.tensor(tips, dtype=torch.long, device=verts.device)  # (5,)
         regressor = self.J_regressor.to(verts.dtype)
-        return self._joints_21(verts, regress_points(regressor, verts), tips)
+        return self._joints_21(verts, regress_points(regressor, verts), tip_index)
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -194,7 +206,7 @@ class HandModelLayer(nn.Module):
         """LBS (MANO eqs. 1-4) from local rotations ``(B, 16, 3, 3)``, betas ``(B, S)``, transl ``(B, 3)``."""
         B, J = rotmats.shape[:2]
         v_shaped = self.v_template + blend_shapes(betas, self.shapedirs)  # (B, V, 3)
-        joints_rest = regress_points(self.J_regressor, v_shaped)  # (B, 16, 3): joints follow the shape
+        joints_rest = self.joints_template + blend_shapes(betas, self.joints_shapedirs)  # (B, 16, 3) = J_reg v_shaped
         v_posed = v_shaped + pose_blend_offsets(rotmats, self.posedirs)  # (B, V, 3)
         rot_world, joints_world = self.chain(rotmats, joints_rest)  # (B, 16, 3, 3), (B, 16, 3)
         verts = skin_vertices(v_posed, self.lbs_weights, rot_world, joints_world, joints_rest)  # (B, V, 3)
@@ -207,7 +219,7 @@ class HandModelLayer(nn.Module):
             verts, joints, joints_mano = verts + offset, joints + offset, joints_mano + offset
             joints_world = joints_world + offset
         top = torch.cat([rot_world, joints_world.unsqueeze(-1)], dim=-1)  # (B, 16, 3, 4)
-        bottom = rot_world.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(B, J, 1, 4)  # (B, 16, 1, 4)
+        bottom = self.homogeneous_row.expand(B, J, 1, 4)  # (B, 16, 1, 4)
         transforms = torch.cat([top, bottom], dim=-2)  # (B, 16, 4, 4)
         return HandModelOutput(
             verts=verts, joints=joints, joints_mano=joints_mano, rotmats=rotmats, transforms=transforms
@@ -226,8 +238,8 @@ class HandModelLayer(nn.Module):
             )
         return values  # type: ignore[return-value]
 
-    def _check_inputs(self, **tensors: Tensor | None) -> int:
-        """Check shapes, dtypes and devices; return the batch size. ``transl=None`` is allowed."""
+    def _check_inputs(self, **tensors: Tensor | None) -> None:
+        """Check shapes, dtypes, devices and a common batch size. ``transl=None`` is allowed."""
         expected = {
             "global_orient": ((3,), "axis-angle of the root joint"),
             "hand_pose": ((3 * (self.num_joints - 1),), "axis-angle"),
@@ -236,7 +248,7 @@ class HandModelLayer(nn.Module):
             "rotmats": ((self.num_joints, 3, 3), "local rotation matrices"),
         }
         device = self.v_template.device
-        batch = {}
+        first: Tensor | None = None
         for name, x in tensors.items():
             if x is None and name == "transl":
                 continue
@@ -254,11 +266,13 @@ class HandModelLayer(nn.Module):
                     f"{name} is on {x.device} but the {self.name} layer's buffers are on {device}; move one of them "
                     "(layer.to(device) or tensor.to(device))"
                 )
-            batch[name] = x.shape[0]
-        if len(set(batch.values())) > 1:
-            sizes = ", ".join(f"{k} {v}" for k, v in batch.items())
-            raise InvalidInputError(f"inputs must share the batch size B, got {sizes}")
-        return next(iter(batch.values()))
+            # Compare sizes pairwise (no set/hash of sizes): under torch.export a hashed symbolic size would be
+            # specialised to the example batch, and under jit.trace sizes are tensors.
+            if first is None:
+                first = x
+            elif x.shape[0] != first.shape[0]:
+                sizes = ", ".join(f"{k} {v.shape[0]}" for k, v in tensors.items() if v is not None)
+                raise InvalidInputError(f"inputs must share the batch size B, got {sizes}")
 
 
 def _validate_data(data: HandModelData) -> None:
