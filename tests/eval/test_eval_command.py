@@ -53,14 +53,14 @@ def tiny_setup(tmp_path, monkeypatch, make_random_hand_data):
 
     monkeypatch.setattr(runner, "_load_model_for_eval", fake_load)
     monkeypatch.setattr(runner, "load_gt_hand_model_data", lambda hand_model_cfg: hand_data)
-    return root, checkpoint
+    return root, checkpoint, model, hand_data
 
 
 @pytest.mark.parametrize("protocol", ["official"])
 def test_eval_command_writes_json_and_prints_signature(tiny_setup, tmp_path, capsys, protocol):
     from eanet.eval.protocols import get_protocol
 
-    root, checkpoint = tiny_setup
+    root, checkpoint, _, _ = tiny_setup
     out = tmp_path / "result.json"
     args = ["eval", "--checkpoint", str(checkpoint), "--protocol", protocol, "--data-root", str(root),
             "--output", str(out), "--batch-size", "3", "data.num_workers=0", "eval.crops=gt"]  # fmt: skip
@@ -91,3 +91,21 @@ def test_eval_command_writes_json_and_prints_signature(tiny_setup, tmp_path, cap
         assert any("not computed by the official code" in n for n in payload["notes"])
     if payload["figure9"]:
         assert out.with_name("result-figure9.png").stat().st_size > 1000
+
+
+def test_training_hook_returns_scalars_and_writes_epoch_json(tiny_setup, tmp_path):
+    from eanet.config import load_config
+    from eanet.eval.runner import make_train_evaluate_fn
+
+    root, _, model, hand_data = tiny_setup
+    cfg = load_config(None, [f"data.root={root}", "data.input_size=[64, 64]", "data.num_workers=0",
+                             "eval.protocol=intaghand", "eval.crops=gt", "eval.batch_size=4",
+                             f"output_dir={tmp_path / 'run'}"])  # fmt: skip
+    evaluate = make_train_evaluate_fn(cfg, torch.device("cpu"), gt_hand_model_data=hand_data)
+    metrics = evaluate(model, 0)
+    assert metrics["mpjpe_all"] > 0 and "mpvpe_interacting" in metrics
+    assert all(isinstance(v, float) for v in metrics.values())
+    payload = json.loads((tmp_path / "run" / "eval" / "epoch-1.json").read_text())
+    assert payload["protocol"]["name"] == "intaghand"
+    assert payload["metrics"]["mpjpe_mm"]["all"]["value_mm"] == pytest.approx(metrics["mpjpe_all"])
+    assert evaluate(model, 1)["mpjpe_all"] == pytest.approx(metrics["mpjpe_all"])  # reusable, reset between calls

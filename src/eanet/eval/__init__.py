@@ -1,1 +1,56 @@
+"""Evaluation on InterHand2.6M and HIC under named, explicit protocols (docs/eval.md).
 
+Public API::
+
+    from eanet.eval import Evaluator, HandRegressors, get_protocol, PROTOCOLS
+
+    evaluator = Evaluator("official", HandRegressors.from_model_data(mano_right, mano_left))
+    for batch in loader:
+        evaluator.update(model(batch["img"]), batch)
+    result = evaluator.compute()        # EvalResult: metrics per category, per sequence, Figure 9
+    print("\\n".join(result.summary_lines()))   # the protocol signature comes first
+
+Importing this package is cheap (``eanet.config`` imports :mod:`eanet.eval.config`); torch loads on first use of
+an attribute below (PEP 562 lazy attributes).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "Evaluator",
+    "HandRegressors",
+    "EvalResult",
+    "MetricValue",
+    "Protocol",
+    "PROTOCOLS",
+    "get_protocol",
+    "write_result_json",
+    "run_eval",
+    "make_train_evaluate_fn",
+]
+
+_LAZY = {
+    "Evaluator": "eanet.eval.evaluator",
+    "HandRegressors": "eanet.eval.evaluator",
+    "EvalResult": "eanet.eval.result",
+    "MetricValue": "eanet.eval.result",
+    "write_result_json": "eanet.eval.result",
+    "Protocol": "eanet.eval.protocols",
+    "PROTOCOLS": "eanet.eval.protocols",
+    "get_protocol": "eanet.eval.protocols",
+    "run_eval": "eanet.eval.runner",
+    "make_train_evaluate_fn": "eanet.eval.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -298,8 +298,8 @@ class Evaluator:
         no = torch.zeros(b, 2, dtype=torch.bool, device=device)
         interacting = t.hand_type == 2
 
-        pred_verts = torch.stack([prediction.right.verts_cam, prediction.left.verts_cam], 1).to(dt) * _MM_PER_M
-        # (B, 2, Vp, 3) mm
+        pred_verts = torch.stack([prediction.right.verts_cam, prediction.left.verts_cam], 1)  # (B, 2, Vp, 3) m
+        pred_verts = pred_verts.to(dt).mul_(_MM_PER_M)  # stack made a private copy: scale it in place, mm
         pred_mesh_joints = regress_joints(pred_verts, self._on("pred", device))  # (B, 2, 21, 3)
         has_mesh = t.verts_cam is not None
         if has_mesh:
@@ -308,7 +308,7 @@ class Evaluator:
             gt_verts = gt_verts_raw
             if p.missing_mesh == "zero_gt":
                 # spec §5 "Bias": a hand without a NeuralAnnot fit has an all-zero GT mesh in the official code.
-                gt_verts = gt_verts * mesh_valid[:, :, None, None].to(dt)
+                gt_verts = torch.where(mesh_valid[:, :, None, None], gt_verts, 0.0)
             gt_mesh_joints = regress_joints(gt_verts, self._on("gt", device))  # (B, 2, 21, 3)
         else:
             mesh_valid = no
