@@ -13,11 +13,16 @@ from eanet.structures import HandPrediction, TwoHandPrediction
 
 
 def _perturb_(model: EANet, seed: int = 0) -> EANet:
-    """Move every weight off its (very small) official init so outputs depend on all of them."""
+    """Move every weight off its (very small) official init so outputs depend on all of them, keeping activations
+    at realistic magnitudes (matrix noise ~ 1/sqrt(fan_in))."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * (0.05 if p.dim() > 1 else 0.1))
+        for name, p in model.named_parameters():
+            if p.dim() > 1 and "pos_embed" not in name and "cls_token" not in name:
+                std = 0.5 / p[0].numel() ** 0.5
+            else:
+                std = 0.1
+            p.add_(torch.randn(p.shape, generator=g) * std)
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=g) * 0.1)
