@@ -151,7 +151,7 @@ class PyrenderBackend:
         mesh_ids = (seg[..., 0].astype(np.int32) | (seg[..., 1].astype(np.int32) << 8)) - 1  # (H, W)
         depth = np.where(mesh_ids >= 0, depth, 0.0).astype(np.float32)
         mesh_ids = np.where(depth > 0, mesh_ids, -1).astype(np.int32)
-        rgba = rgba.astype(np.float32) / 255.0
+        # Cleared to (0, 0, 0, 0) and resolved from 4 samples: the colour is premultiplied by the coverage alpha.
         return RawRender(color=rgba[..., :3], coverage=rgba[..., 3], depth=depth, mesh_ids=mesh_ids)
 
 

@@ -195,9 +195,10 @@ class TorchRasterizer:
                 lambert = (n @ to_light).clamp(min=0.0)  # (K,)
                 shade += DIFFUSE_SCALE * lambert[:, None] * radiance[None, :]
             color[hit] = (base * shade).clamp(0.0, 1.0) ** (1.0 / GAMMA)
-        coverage = (mesh_ids >= 0).float()
+        coverage = (mesh_ids >= 0).to(torch.uint8) * 255  # no anti-aliasing: fully covered or not
+        color_u8 = (color * 255.0).round_().to(torch.uint8)  # black where uncovered, i.e. premultiplied
         return RawRender(
-            color=color.view(height, width, 3).cpu().numpy(),  # (H, W, 3)
+            color=color_u8.view(height, width, 3).cpu().numpy(),  # (H, W, 3)
             coverage=coverage.view(height, width).cpu().numpy(),  # (H, W)
             depth=depth.view(height, width).cpu().numpy(),  # (H, W)
             mesh_ids=mesh_ids.view(height, width).int().cpu().numpy(),  # (H, W)

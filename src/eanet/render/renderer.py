@@ -3,7 +3,8 @@
 Backends:
     * ``"pyrender"``: OpenGL through pyrender on a headless EGL context (anti-aliased colour).
     * ``"torch"``: the pure-torch rasterizer in :mod:`eanet.render.rasterizer` (no OpenGL; aliased edges).
-    * ``"auto"``: pyrender when an EGL context can be created, otherwise torch, saying why in one warning.
+    * ``"auto"``: pyrender when an EGL context can be created, otherwise torch, saying why in one warning (once per
+      process).
 
 Both backends draw the same pixels (pixel centres covered by a triangle), the same depth and the same mesh ids; the
 colours differ only by pyrender's small specular term and its anti-aliased edges.
@@ -12,6 +13,7 @@ colours differ only by pyrender's small specular term and its anti-aliased edges
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,6 +26,7 @@ from eanet.render.scene import (
     Lighting,
     Mesh,
     PreparedScene,
+    RawRender,
     RenderResult,
     as_mesh_list,
     as_rgb,
@@ -35,6 +38,10 @@ __all__ = ["Renderer", "render", "Background", "BackendName"]
 logger = logging.getLogger(__name__)
 
 BackendName = Literal["auto", "pyrender", "torch"]
+
+# Why "auto" could not start OpenGL, per PYOPENGL_PLATFORM value: probed once per process, so the fallback is
+# announced by one warning rather than one per Renderer (and a failing EGL probe is not repeated).
+_AUTO_FAILURES: dict[str | None, str] = {}
 #: None (transparent), an RGB colour (floats in [0, 1]) or an ``(H, W, 3)`` uint8 RGB image of the camera's size.
 Background = None | tuple[float, float, float] | np.ndarray
 
@@ -70,7 +77,9 @@ class Renderer:
             raise RuntimeError("this Renderer was closed; create a new one")
         if self._backend is not None:
             return self._backend
-        if self.requested_backend in ("auto", "pyrender"):
+        platform = os.environ.get("PYOPENGL_PLATFORM")
+        known_failure = _AUTO_FAILURES.get(platform)
+        if self.requested_backend == "pyrender" or (self.requested_backend == "auto" and known_failure is None):
             from eanet.render.gl import PyrenderBackend, RenderBackendUnavailable
 
             try:
@@ -78,7 +87,10 @@ class Renderer:
             except RenderBackendUnavailable as err:
                 if self.requested_backend == "pyrender":
                     raise
+                _AUTO_FAILURES[platform] = str(err)
                 logger.warning("OpenGL rendering unavailable, using the pure-torch rasterizer instead: %s", err)
+        elif self.requested_backend == "auto":
+            logger.debug("OpenGL rendering unavailable (%s); using the pure-torch rasterizer", known_failure)
         if self._backend is None:
             from eanet.render.rasterizer import TorchRasterizer
 
@@ -135,23 +147,42 @@ class Renderer:
 
         raw = backend.render(_prepare(mesh_list, camera), camera, lighting or self.lighting)
         alphas = np.array([m.alpha for m in mesh_list], dtype=np.float32)
-        if np.all(alphas == 1.0):
-            mesh_alpha = np.ones((height, width), np.float32)
-        else:
-            # Anti-aliased edge pixels can lie just outside the aliased id map; give them the most transparent
-            # mesh's alpha (a one-pixel fringe) rather than inventing an opaque rim.
-            lookup = np.append(alphas, alphas.min())  # index -1 -> fringe alpha
-            mesh_alpha = lookup[raw.mesh_ids]  # (H, W)
-        alpha = raw.coverage * mesh_alpha  # (H, W)
-        premult = raw.color * mesh_alpha[..., None]  # (H, W, 3)
-        if bg is None:
-            color = premult / np.maximum(alpha, 1e-6)[..., None]
-            rgba = np.concatenate([color, alpha[..., None]], axis=-1)  # (H, W, 4)
-        else:
-            color = premult + (1.0 - alpha[..., None]) * bg  # (H, W, 3)
-            rgba = np.concatenate([color, np.ones((height, width, 1), np.float32)], axis=-1)  # (H, W, 4)
-        rgba = np.clip(np.rint(rgba * 255.0), 0, 255).astype(np.uint8)
+        rgba = _composite(raw, alphas, bg, height, width)
         return RenderResult(rgba=rgba, depth=raw.depth, mesh_ids=raw.mesh_ids, backend=backend.name)
+
+
+def _composite(raw: RawRender, alphas: np.ndarray, bg: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """Blend the backend's premultiplied colour over the background, touching only pixels something covers.
+
+    Returns:
+        ``(H, W, 4)`` uint8 RGBA (see :class:`RenderResult`).
+    """
+    rgba = np.empty((height, width, 4), np.uint8)
+    flat = rgba.reshape(-1, 4)
+    if bg is None:
+        flat[:] = 0
+    else:
+        rgba[..., :3] = bg
+        rgba[..., 3] = 255
+    sel = np.flatnonzero(raw.coverage)  # (K,) pixels with any coverage
+    if sel.size == 0:
+        return rgba
+    alpha = raw.coverage.reshape(-1)[sel].astype(np.float32) / 255.0  # (K,)
+    color = raw.color.reshape(-1, 3)[sel].astype(np.float32) / 255.0  # (K, 3) premultiplied by coverage
+    if np.any(alphas != 1.0):
+        # Anti-aliased edge pixels can lie just outside the aliased id map; give them the most transparent
+        # mesh's alpha (a one-pixel fringe) rather than inventing an opaque rim.
+        lookup = np.append(alphas, alphas.min())  # index -1 -> fringe alpha
+        mesh_alpha = lookup[raw.mesh_ids.reshape(-1)[sel]]  # (K,)
+        alpha *= mesh_alpha
+        color *= mesh_alpha[:, None]
+    if bg is None:
+        flat[sel, :3] = np.clip(np.rint(color / np.maximum(alpha, 1e-6)[:, None] * 255.0), 0, 255)
+        flat[sel, 3] = np.rint(alpha * 255.0)
+    else:
+        behind = flat[sel, :3].astype(np.float32)  # (K, 3) background, 0..255
+        flat[sel, :3] = np.clip(np.rint(color * 255.0 + (1.0 - alpha)[:, None] * behind), 0, 255)
+    return rgba
 
 
 def render(
@@ -168,7 +199,7 @@ def render(
 
 
 def _parse_background(background: Background, camera: Camera) -> np.ndarray | None:
-    """None, or float32 sRGB in [0, 1] broadcastable to ``(H, W, 3)``."""
+    """None, an ``(H, W, 3)`` uint8 image, or a ``(3,)`` uint8 colour."""
     if background is None:
         return None
     arr = np.asarray(background)
@@ -180,8 +211,8 @@ def _parse_background(background: Background, camera: Camera) -> np.ndarray | No
                 f"background image is {arr.shape[1]}x{arr.shape[0]} (shape {arr.shape}) but the camera renders "
                 f"{camera.width}x{camera.height}; resize the image or build the camera for its size"
             )
-        return arr.astype(np.float32) / 255.0
-    return as_rgb(arr, "background")[None, None, :]
+        return arr
+    return np.rint(as_rgb(arr, "background") * 255.0).astype(np.uint8)
 
 
 def _prepare(meshes: list[Mesh], camera: Camera) -> PreparedScene:
@@ -203,6 +234,6 @@ def _prepare(meshes: list[Mesh], camera: Camera) -> PreparedScene:
 def _empty_result(bg: np.ndarray | None, height: int, width: int, backend: str) -> RenderResult:
     rgba = np.zeros((height, width, 4), np.uint8)
     if bg is not None:
-        rgba[..., :3] = np.clip(np.rint(np.broadcast_to(bg, (height, width, 3)) * 255), 0, 255).astype(np.uint8)
+        rgba[..., :3] = bg
         rgba[..., 3] = 255
     return RenderResult(rgba, np.zeros((height, width), np.float32), np.full((height, width), -1, np.int32), backend)

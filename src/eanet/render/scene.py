@@ -102,9 +102,11 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """
     tri = verts[faces]  # (F, 3, 3)
     face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # (F, 3), length = 2 * area
-    normals = np.zeros_like(verts, dtype=np.float64)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
+    corner_index = faces.reshape(-1)  # (3F,) each face's normal goes to its three corners
+    corner_n = np.repeat(face_n, 3, axis=0)  # (3F, 3)
+    normals = np.stack(
+        [np.bincount(corner_index, weights=corner_n[:, c], minlength=len(verts)) for c in range(3)], axis=1
+    )  # (V, 3)
     norm = np.linalg.norm(normals, axis=1, keepdims=True)
     return (normals / np.maximum(norm, 1e-12)).astype(np.float32)
 
@@ -302,8 +304,8 @@ class RawRender:
     """What a backend returns before compositing.
 
     Attributes:
-        color: ``(H, W, 3)`` float32 sRGB in ``[0, 1]``, premultiplied by ``coverage`` (black where nothing is).
-        coverage: ``(H, W)`` float32 in ``[0, 1]`` (fractional at anti-aliased edges).
+        color: ``(H, W, 3)`` uint8 sRGB, premultiplied by ``coverage`` (black where nothing is).
+        coverage: ``(H, W)`` uint8, 255 = fully covered (fractional at anti-aliased edges), 0 = nothing.
         depth: ``(H, W)`` float32 metres, 0 where no mesh covers the pixel centre.
         mesh_ids: ``(H, W)`` int32, -1 where no mesh covers the pixel centre.
     """
