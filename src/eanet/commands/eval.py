@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--subset", choices=("preset", "H", "M", "HM"), help="InterHand2.6M test subset")
     parser.add_argument("--data-root", help="dataset root (same as data.root=...)")
     parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (or $EANET_MANO_DIR)")
-    parser.add_argument("--output", help="result JSON path (default: <output_dir>/eval/<protocol>-<dataset>-<subset>.json)")
+    parser.add_argument(
+        "--output", help="result JSON path (default: <output_dir>/eval/<protocol>-<dataset>-<subset>.json)"
+    )
     parser.add_argument("--max-samples", type=int, help="evaluate only the first N samples (quick check)")
     parser.add_argument("--batch-size", type=int, help="images per forward pass (default: eval.batch_size)")
     add_config_arguments(parser)
@@ -80,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, [*args.overrides, *_flag_overrides(args)])
     command = "eanet " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     outputs = run_eval(cfg, args.checkpoint, command_line=command)
+    if not outputs.is_main:
+        return 0  # under torchrun only rank 0 prints
     lines = outputs.result.summary_lines()
     if outputs.json_path is not None:
         lines.append(f"result: {outputs.json_path}")

@@ -197,6 +197,8 @@ class EvalOutputs:
     result: EvalResult
     json_path: Path | None
     figure9_path: Path | None
+    #: False on the other processes of a distributed run (only rank 0 writes and prints).
+    is_main: bool = True
 
 
 def _load_model_for_eval(checkpoint: Path, cfg: Any, device: torch.device) -> tuple[nn.Module, Any]:
@@ -247,6 +249,24 @@ def run_eval(
         output: JSON path (default ``cfg.eval.output`` or ``<output_dir>/eval/<protocol>-<dataset>-<subset>.json``).
         command_line: recorded in the JSON.
     """
+    from eanet.train import distributed as dist_utils
+
+    checkpoint = Path(checkpoint)
+    device = device or dist_utils.local_device(cfg.device)
+    started_group = False
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist_utils.is_distributed():
+        dist_utils.init_distributed(device)  # launched with torchrun: every process scores its share
+        started_group = True
+    try:
+        return _run_eval(cfg, checkpoint, device, output, command_line)
+    finally:
+        if started_group:
+            dist_utils.destroy_distributed()
+
+
+def _run_eval(
+    cfg: Any, checkpoint: Path, device: torch.device, output: str | Path | None, command_line: str | None
+) -> EvalOutputs:
     from eanet.config import config_to_dict
     from eanet.data import build_dataloader, build_dataset
     from eanet.data.collate import ManoTargetBuilder
@@ -254,10 +274,6 @@ def run_eval(
     from eanet.hand_model.layer import HandModelLayer
     from eanet.train import distributed as dist_utils
 
-    checkpoint = Path(checkpoint)
-    device = device or dist_utils.local_device(cfg.device)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist_utils.is_distributed():
-        dist_utils.init_distributed(device)  # launched with torchrun: every process scores its share
     protocol = get_protocol(cfg.eval.protocol)
     model, model_cfg = _load_model_for_eval(checkpoint, cfg, device)
     input_size = tuple(model_cfg.model.input_size)
@@ -341,7 +357,9 @@ def run_eval(
                 title=f"{checkpoint.name}: per-sequence MPJPE vs. pose difference ({len(result.figure9)} sequences)",
                 footnote=protocol.signature(),
             )
-    return EvalOutputs(result=result, json_path=json_path, figure9_path=figure_path)
+    return EvalOutputs(
+        result=result, json_path=json_path, figure9_path=figure_path, is_main=dist_utils.is_main_process()
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
