@@ -89,11 +89,11 @@ class ThumbSpec:
 class PalmSpec:
     """Soft-tissue volumes of the palm and wrist (palm frame, metres)."""
 
-    half_thickness: float = 0.0125  # palm ~2.5 cm thick at the metacarpals [P05]
+    half_thickness: float = 0.0115  # metacarpal layer; with the palmar pads the palm is ~3-3.5 cm thick [P05]
     metacarpal_base_u: float = 0.020  # carpometacarpal joints ~2 cm distal of the wrist joint [G01]
     metacarpal_base_spread: float = 0.55  # metacarpal bases converge: their v is this fraction of the MCP's v
     knuckle_radius: float = 0.0115  # dorsal bump of the metacarpal heads
-    pad_half_size: tuple[float, float, float] = (0.016, 0.040, 0.008)  # distal palmar pad (u, v, n half axes)
+    pad_half_size: tuple[float, float, float] = (0.016, 0.040, 0.007)  # distal palmar pad (u, v, n half axes)
     pad_center: tuple[float, float, float] = (0.068, -0.004, -0.006)
     thenar_half_size: tuple[float, float, float] = (0.026, 0.015, 0.012)  # along the thumb metacarpal, across, n
     thenar_offset_n: float = -0.004
@@ -103,7 +103,7 @@ class PalmSpec:
     wrist_half_thickness: float = 0.017
     wrist_start_u: float = -0.022  # the mesh ends (capped flat) this far proximal of the wrist joint
     wrist_cut_rounding: float = 0.008
-    blend_palm: float = 0.014  # smooth-union radius between palm volumes
+    blend_palm: float = 0.012  # smooth-union radius between palm volumes
     blend_finger: float = 0.007  # smooth-union radius between each finger and the palm (the finger webs)
     blend_thumb: float = 0.013  # the thumb's web (first web space) is a broader fold of skin
     finger_flatten: float = 1.12  # fingers are this much broader than thick
@@ -126,7 +126,22 @@ class SkinSpec:
     pip_blend: float = 0.75
     dip_blend: float = 0.7
     thumb_cmc_blend: float = 1.2
-    finger_side_softness: float = 0.004  # metres: how softly a web vertex is shared between two fingers
+    finger_side_softness: float = 0.0015  # metres: how softly a web vertex is shared between two fingers
+    web_smoothing: int = 3  # Laplacian smoothing passes over the finger membership (softens the webs only)
+    final_smoothing: int = 3  # Laplacian smoothing passes over the final weights
+
+
+@dataclass(frozen=True)
+class CorrectiveSpec:
+    """Pose correctives: linear blend skinning flattens the back of a bending joint (the outer arc becomes a chord,
+    losing volume). Each finger joint gets one corrective that pushes the skin on the back of the joint outwards
+    by ``knuckle_bulge * r * (1 - cos(angle))`` (``r`` the finger radius there), fading along the bone with a
+    Gaussian of width ``axial_width * r``. It is linear in the diagonal of ``R - I`` (trace(R) - 3 =
+    -2 (1 - cos(angle))), so it lives in MANO's ``posedirs`` layout."""
+
+    knuckle_bulge: float = 0.45
+    axial_width: float = 0.9
+    lateral_reach: float = 1.6  # only vertices within this many radii of the bone axis
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,7 @@ class ShapeSpec:
     palm_width: float = 0.05
     palm_length: float = 0.05
     thickness: float = 0.08
-    finger_girth: float = 0.07
+    finger_girth: float = 0.10
     thumb_length: float = 0.06
     finger_length: float = 0.05  # per long finger (index, middle, ring, little)
 
@@ -154,6 +169,7 @@ class HandSpec:
     mesh: MeshSpec = field(default_factory=MeshSpec)
     skin: SkinSpec = field(default_factory=SkinSpec)
     shape: ShapeSpec = field(default_factory=ShapeSpec)
+    corrective: CorrectiveSpec = field(default_factory=CorrectiveSpec)
 
 
 #: Names and meanings of the ten shape coefficients, in ``shapedirs`` column order.
@@ -525,7 +541,9 @@ def skinning_weights(verts: np.ndarray, faces: np.ndarray, skel: Skeleton, spec:
     logits = -(dists - dists.min(1, keepdims=True)) / sk.finger_side_softness
     member = np.exp(logits)
     member /= member.sum(1, keepdims=True)
-    member = smooth_on_mesh(member, faces, 4)
+    member = smooth_on_mesh(member, faces, sk.web_smoothing)
+    member[member < 1e-3] = 0.0  # a fingertip must not feel its neighbour finger
+    member /= member.sum(1, keepdims=True)
 
     blends = {"thumb": (sk.thumb_cmc_blend, sk.pip_blend, sk.dip_blend)}
     weights = np.zeros((len(verts), 16))
@@ -544,6 +562,9 @@ def skinning_weights(verts: np.ndarray, faces: np.ndarray, skel: Skeleton, spec:
         weights[:, joints[1]] += m * s0 * s1 * (1.0 - s2)
         weights[:, joints[2]] += m * s0 * s1 * s2
     weights[:, 0] += member[:, len(FINGERS)]
+    # A final light smoothing over the surface spreads the few sharp steps where two finger domains meet (the
+    # thumb web), so no edge is torn between unrelated bones.
+    weights = smooth_on_mesh(weights, faces, sk.final_smoothing)
     weights[weights < 1e-4] = 0.0
     return weights / weights.sum(1, keepdims=True)
 
@@ -677,12 +698,33 @@ def joint_regressor(
             np.concatenate([lam * a, np.eye(len(cand))]), np.concatenate([lam * b, prior]), bounds=(0.0, np.inf),
             method="bvls",
         )
-        w = res.x / res.x.sum()
+        w = np.maximum(res.x, 0.0)  # BVLS may return -1e-17 for an active bound
+        w /= w.sum()
         err = np.abs(w @ verts[cand] - joints[j]).max()
         if err > 2e-4:
             raise RuntimeError(f"joint {j}: regressor misses the joint by {err * 1e3:.2f} mm")
         reg[j, cand] = w
     return reg
+
+
+def knuckle_correctives(verts: np.ndarray, faces: np.ndarray, skel: Skeleton, spec: HandSpec) -> np.ndarray:
+    """``(V, 3, 15)`` per posed joint the rest-frame skin offset at 90 degrees (``1 - cos = 1``); see
+    :class:`CorrectiveSpec`. Columns follow MANO-16 order without the wrist (palm frame)."""
+    cs = spec.corrective
+    normals = vertex_normals(verts, faces)
+    t, dorsal = _bone_frames(skel)
+    joints = skel.joints16()
+    out = np.zeros((len(verts), 3, 15))
+    for name in FINGERS:
+        for k, j in enumerate(FINGER_JOINTS[name]):
+            r = skel.radii[name][k]
+            rel = verts - joints[j]
+            axial = rel @ t[j]
+            lateral = np.linalg.norm(rel - np.outer(axial, t[j]), axis=1)
+            facing = np.clip(normals @ dorsal[j], 0.0, None)  # only the back of the joint
+            near = np.exp(-((axial / (cs.axial_width * r)) ** 2)) * (lateral < cs.lateral_reach * r)
+            out[:, :, j - 1] = (cs.knuckle_bulge * r * facing * near)[:, None] * normals
+    return out
 
 
 def fingertip_vertices(verts: np.ndarray, weights: np.ndarray, skel: Skeleton) -> tuple[int, ...]:
@@ -712,6 +754,7 @@ def build(spec: HandSpec) -> dict[str, np.ndarray]:
     shapedirs, joint_dirs = shape_blend_shapes(verts, weights, skel, spec)
     regressor = joint_regressor(verts, shapedirs, joint_dirs, skel, spec)
     tips = fingertip_vertices(verts, weights, skel)
+    bulge = knuckle_correctives(verts, faces, skel, spec)
 
     origin = palm_to_model(skel.chains["middle"][0])
     v_template = palm_to_model(verts) - origin
@@ -725,6 +768,8 @@ def build(spec: HandSpec) -> dict[str, np.ndarray]:
         "hands_mean": NAMED_POSES["relaxed"].astype(np.float64),
         "tip_vertices": np.asarray(tips),
         "rest_joints": palm_to_model(skel.joints16()) - origin,
+        # Compact pose correctives; the loader expands them into MANO's (V, 3, 135) posedirs.
+        "knuckle_bulge": palm_to_model(np.moveaxis(bulge, 1, -1)).swapaxes(1, 2),  # (V, 3, 15)
     }
 
 

@@ -11,7 +11,9 @@ results.
 The left hand is the exact mirror image of the right across the x = 0 plane (:func:`mirror_hand_data`): for any
 pose and shape, ``left(mirror_pose(pose), betas)`` is the x-mirror of ``right(pose, betas)``.
 
-``posedirs`` (pose-corrective blend shapes) are all zero: the open hand is pure linear blend skinning.
+Pose correctives (``posedirs``) are deliberately simple: one per finger joint, pushing the skin on the back of the
+joint outwards as it bends (``1 - cos(angle)``), which keeps knuckles round and the volume of a fist close to the
+rest volume (:func:`expand_knuckle_bulge`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "asset_path",
     "load_open_hand_data",
     "mirror_hand_data",
+    "expand_knuckle_bulge",
 ]
 
 #: Name shown to users wherever the model appears (logs, renders, exported files).
@@ -49,7 +52,7 @@ OPEN_HAND_LICENSE = (
 ASSET_FILENAME = "open_hand_right.npz"
 #: SHA-256 of the shipped asset, checked on every load so a damaged or swapped file is caught. A rebuild with
 #: ``tools/build_open_hand.py`` prints the new value to paste here.
-ASSET_SHA256 = "0c5f844a2da221fe7a2c0f3e5065947a6f8c586e6b46371dc928649cb6a6c00a"
+ASSET_SHA256 = "bd0491031acd9d1ba8e0573052d67656e2ae8d7676ccfbdf3f211d0b61871334"
 
 #: The ten shape coefficients (``betas``), in ``shapedirs`` column order: (name, what +1 does). One unit is about
 #: one standard deviation of adult variation; +-2 gives a clearly visible, still plausible hand.
@@ -66,7 +69,10 @@ SHAPE_COEFFICIENTS: tuple[tuple[str, str], ...] = (
     ("pinky_length", "little finger length"),
 )
 
-_REQUIRED = ("v_template", "shapedirs", "J_regressor", "weights", "faces", "hands_mean", "tip_vertices", "meta_json")
+_REQUIRED = (
+    "v_template", "shapedirs", "J_regressor", "weights", "faces", "hands_mean", "tip_vertices", "knuckle_bulge",
+    "rest_joints", "meta_json",
+)
 _MIRROR = np.array([-1.0, 1.0, 1.0])
 
 
@@ -108,15 +114,13 @@ def _read_asset(path: Path, expected_sha256: str | None) -> dict[str, np.ndarray
 def _right_hand(arrays: dict[str, np.ndarray]) -> HandModelData:
     meta = json.loads(bytes(arrays["meta_json"]).decode("utf-8"))
     v_template = arrays["v_template"].astype(np.float64)
-    num_verts = v_template.shape[0]
     tips = tuple(int(t) for t in arrays["tip_vertices"])
     return HandModelData(
         name=OPEN_HAND_NAME,
         side="right",
         v_template=v_template,
         shapedirs=arrays["shapedirs"].astype(np.float64),
-        # Pure LBS: no pose correctives (MANO's (V, 3, 135) layout, all zero).
-        posedirs=np.zeros((num_verts, 3, 9 * (NUM_MANO_JOINTS - 1))),
+        posedirs=expand_knuckle_bulge(arrays["knuckle_bulge"].astype(np.float64)),
         J_regressor=arrays["J_regressor"].astype(np.float64),
         weights=arrays["weights"].astype(np.float64),
         parents=np.array(MANO_PARENTS, dtype=np.int64),
@@ -128,11 +132,24 @@ def _right_hand(arrays: dict[str, np.ndarray]) -> HandModelData:
         license=OPEN_HAND_LICENSE,
         extras={
             "shape_coefficients": SHAPE_COEFFICIENTS,
-            "rest_joints": arrays["rest_joints"].astype(np.float64) if "rest_joints" in arrays else None,
+            "rest_joints": arrays["rest_joints"].astype(np.float64),
             "generator_spec": meta.get("spec"),
             "format_version": meta.get("format_version"),
         },
     )
+
+
+def expand_knuckle_bulge(bulge: np.ndarray) -> np.ndarray:
+    """The open hand's compact pose correctives ``(V, 3, 15)`` as MANO-layout ``posedirs`` ``(V, 3, 135)``.
+
+    ``bulge[:, :, j]`` is the skin offset at joint ``j + 1`` for a 90-degree bend; the corrective scales with
+    ``1 - cos(angle) = -(trace(R) - 3) / 2``, i.e. it multiplies the three diagonal entries of ``R - I`` by
+    ``-bulge / 2`` (entries 0, 4 and 8 of each joint's nine).
+    """
+    num_verts = bulge.shape[0]
+    posedirs = np.zeros((num_verts, 3, NUM_MANO_JOINTS - 1, 9))
+    posedirs[..., [0, 4, 8]] = -0.5 * bulge[..., None]
+    return posedirs.reshape(num_verts, 3, 9 * (NUM_MANO_JOINTS - 1))
 
 
 def mirror_hand_data(data: HandModelData, side: Side) -> HandModelData:
@@ -158,7 +175,7 @@ def mirror_hand_data(data: HandModelData, side: Side) -> HandModelData:
         parents=data.parents.copy(),
         extras={
             **data.extras,
-            "rest_joints": None if data.extras.get("rest_joints") is None else data.extras["rest_joints"] * _MIRROR,
+            **({"rest_joints": data.extras["rest_joints"] * _MIRROR} if "rest_joints" in data.extras else {}),
         },
     )
 
