@@ -58,6 +58,33 @@ def _plan(num_annotations: int, num_captures: int, cameras: tuple[int, int], see
     return n_cams, steps
 
 
+def _look_at(center: np.ndarray) -> np.ndarray:
+    """World-to-camera rotation of an OpenCV camera at ``center`` looking at the origin (world y down)."""
+    z = -center / np.linalg.norm(center)
+    down = np.array([0.0, 1.0, 0.0])
+    y = down - z * (down @ z)
+    y /= np.linalg.norm(y)
+    return np.stack([np.cross(y, z), y, z])
+
+
+def _write_cameras(path: str, n_cams: np.ndarray, cam_names: list[list[str]], rng: np.random.Generator) -> None:
+    """Cameras on a 0.9-1.1 m sphere around the hands (upper half), looking at them, so every hand is in view."""
+    out = {}
+    for c, n in enumerate(n_cams):
+        names = cam_names[c]
+        d = rng.standard_normal((n, 3))
+        d[:, 1] = -np.abs(d[:, 1])  # above the hands (world y is down)
+        centers = d / np.linalg.norm(d, axis=1, keepdims=True) * rng.uniform(900, 1100, (n, 1))
+        out[str(c)] = {
+            "campos": {m: p.tolist() for m, p in zip(names, centers, strict=True)},
+            "camrot": {m: _look_at(p).tolist() for m, p in zip(names, centers, strict=True)},
+            "focal": {m: (1200 + rng.standard_normal(2) * 50).tolist() for m in names},
+            "princpt": {m: [WIDTH / 2 + rng.standard_normal(), HEIGHT / 2 + rng.standard_normal()] for m in names},
+        }
+    with open(path, "w") as f:
+        json.dump(out, f)
+
+
 def write_scale_annotations(
     root: str | Path,
     split: str = "train",
@@ -65,8 +92,11 @@ def write_scale_annotations(
     num_captures: int = 27,
     cameras: tuple[int, int] = (80, 140),
     seed: int = 0,
+    parts: tuple[str, ...] = ("camera", "data", "joint_3d", "mano"),
 ) -> dict[str, int]:
     """Write ``root/annotations/<split>/InterHand2.6M_<split>_{data,camera,joint_3d,MANO_NeuralAnnot}.json``.
+
+    ``parts=("camera",)`` rewrites only the camera file (the same cameras as a full run with the same seed).
 
     Returns:
         Counts: annotations, time steps, cameras, and the bytes written per file.
@@ -80,20 +110,10 @@ def write_scale_annotations(
     hand_types = ("right", "left", "interacting")
     step_type = [hand_types[2] if i % 2 else hand_types[(i // 2) % 2] for i in range(len(steps))]
     seq = [f"{c:04d}_{t}_seq" for (c, _, _), t in zip(steps, step_type, strict=True)]
-    rng = np.random.default_rng(seed + 1)
-
-    with open(f"{prefix}_camera.json", "w") as f:
-        out = {}
-        for c, n in enumerate(n_cams):
-            names = cam_names[c]
-            rot = np.linalg.qr(rng.standard_normal((n, 3, 3)))[0]
-            out[str(c)] = {
-                "campos": {m: (rng.standard_normal(3) * 800).tolist() for m in names},
-                "camrot": {m: r.tolist() for m, r in zip(names, rot, strict=True)},
-                "focal": {m: (1200 + rng.standard_normal(2) * 50).tolist() for m in names},
-                "princpt": {m: [WIDTH / 2 + rng.standard_normal(), HEIGHT / 2 + rng.standard_normal()] for m in names},
-            }
-        json.dump(out, f)
+    _write_cameras(f"{prefix}_camera.json", n_cams, cam_names, np.random.default_rng(seed + 1))
+    if parts == ("camera",):
+        return {"cameras": int(n_cams.sum())}
+    rng = np.random.default_rng(seed + 2)
 
     all_valid = "[" + ", ".join(["1"] * 42) + "]"
     right_valid = "[" + ", ".join(["1"] * 21 + ["0"] * 21) + "]"
@@ -138,7 +158,7 @@ def write_scale_annotations(
         f.write("{")
 
         def joint_item(s: int) -> str:
-            world = rng.standard_normal((42, 3)) * 60 + np.array([0.0, 0.0, 900.0])
+            world = rng.uniform(-70, 70, (42, 3))  # hands around the world origin, which every camera looks at
             return (f'{{"world_coord": {_nested(world)}, "joint_valid": {valid_of[step_type[s]]}, '
                     f'"hand_type": "{step_type[s]}", "seq": "{seq[s]}"}}')  # fmt: skip
 
@@ -182,9 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--captures", type=int, default=27)
     parser.add_argument("--cameras", type=int, nargs=2, default=(80, 140), metavar=("MIN", "MAX"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cameras-only", action="store_true", help="rewrite only the camera file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    write_scale_annotations(args.root, args.split, args.annotations, args.captures, tuple(args.cameras), args.seed)
+    parts = ("camera",) if args.cameras_only else ("camera", "data", "joint_3d", "mano")
+    write_scale_annotations(args.root, args.split, args.annotations, args.captures, tuple(args.cameras), args.seed,
+                            parts)  # fmt: skip
     return 0
 
 
