@@ -14,8 +14,8 @@ from eanet.errors import CheckpointMismatchError, UnsafeFileError
 from eanet.model import build_model
 from eanet.model.checkpoint import read_checkpoint
 from eanet.model.official import (
-    _expected_state,
     convert_official_state_dict,
+    expected_state_shapes,
     official_key_map,
     official_to_ours_key,
     ours_to_official_key,
@@ -32,7 +32,7 @@ def test_key_table_is_a_bijection_onto_the_official_state_dict(official_keys):
     mapping = official_key_map()
     assert set(mapping) == set(expected)
     assert len(set(mapping.values())) == len(mapping) == 792
-    ours = _expected_state()
+    ours = expected_state_shapes()
     assert set(ours) == set(mapping.values())
     for official, our_key in mapping.items():
         assert tuple(ours[our_key]) == expected[official], official
@@ -72,14 +72,26 @@ def _fake_official_network(official_keys, with_mano=False) -> dict[str, torch.Te
 
 
 @pytest.fixture(scope="module")
-def fake_official(tmp_path_factory):
+def official_rows():
     from model_helpers import OFFICIAL_KEYS_TSV
 
     rows = []
     for line in OFFICIAL_KEYS_TSV.read_text().splitlines():
         key, shape, _, dtype, _ = line.split("\t")
         rows.append((key, () if shape == "scalar" else tuple(int(s) for s in shape.split("x")), dtype))
-    network = _fake_official_network(rows)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fake_network(official_rows):
+    """Random values of the listed shapes and dtypes for every official key, ``mano_layer*`` included."""
+    return _fake_official_network(official_rows, with_mano=True)
+
+
+@pytest.fixture(scope="module")
+def fake_official(fake_network, tmp_path_factory):
+    """An official release file: ``{'epoch', 'network' (module.-prefixed, no mano_layer*), 'optimizer'}``."""
+    network = {k: v for k, v in fake_network.items() if not k.startswith("mano_layer")}
     optimizer = {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999)}]}
     path = tmp_path_factory.mktemp("official") / "snapshot_29.pth.tar"
     torch.save({"epoch": 29, "network": {"module." + k: v for k, v in network.items()}, "optimizer": optimizer}, path)
@@ -108,14 +120,13 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     assert main(["convert-official", str(path), str(ours_path)]) == 2
 
 
-def test_bare_state_dict_with_mano_entries_loads(official_keys):
-    network = _fake_official_network(official_keys, with_mano=True)
-    converted = convert_official_state_dict(network)  # mano_layer* entries are skipped, never loaded
+def test_bare_state_dict_with_mano_entries_loads(fake_network):
+    converted = convert_official_state_dict(fake_network)  # mano_layer* entries are skipped, never loaded
     assert len(converted) == 792 and not [k for k in converted if "mano" in k]
 
 
-def test_missing_unexpected_and_mis_shaped_keys_are_listed(official_keys):
-    network = _fake_official_network(official_keys)
+def test_missing_unexpected_and_mis_shaped_keys_are_listed(fake_official):
+    _, network = fake_official
     missing = dict(network)
     del missing["hand_rotation_net.rcam_out.0.bias"]
     with pytest.raises(CheckpointMismatchError, match=r"missing official keys 1: hand_rotation_net\.rcam_out\.0\.bias"):

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 from eanet.model.config import ModelConfig
 
 if TYPE_CHECKING:
-    from torch import nn
+    from collections.abc import Mapping
+
+    from torch import Tensor, nn
 
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
@@ -69,6 +71,7 @@ def build_model(
     hand_model_cfg: HandModelConfig | None = None,
     *,
     hand_models: tuple[nn.Module, nn.Module] | None = None,
+    state_dict: Mapping[str, Tensor] | None = None,
 ) -> EANet:
     """Build an :class:`~eanet.model.eanet.EANet` from its configuration.
 
@@ -77,10 +80,15 @@ def build_model(
         hand_model_cfg: the ``hand_model`` section; the two hand-model layers are built from it. Ignored when
             ``hand_models`` is given.
         hand_models: ready ``(right, left)`` hand-model layers (e.g. from tests).
+        state_dict: weights to load (strictly). The network is then created without initialising or downloading
+            anything (on the meta device) and these tensors are assigned, which makes loading a checkpoint fast.
 
     Returns:
-        The model on the CPU in training mode, initialised as the official code does (spec §1.7).
+        The model on the CPU (or wherever ``state_dict`` lives) in training mode; without ``state_dict``
+        initialised as the official code does (spec §1.7).
     """
+    import torch
+
     from eanet.model.eanet import EANet
 
     if hand_models is None:
@@ -89,7 +97,14 @@ def build_model(
 
         hand_models = build_hand_models(hand_model_cfg if hand_model_cfg is not None else HandModelConfig())
     right, left = hand_models
-    return EANet(right, left, **model_kwargs(model_cfg))
+    kwargs = model_kwargs(model_cfg)
+    if state_dict is None:
+        return EANet(right, left, **kwargs)
+    with torch.device("meta"):
+        model = EANet(None, None, **{**kwargs, "backbone_weights": None})
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    model.set_hand_models(right, left)
+    return model
 
 
 def __getattr__(name: str):

@@ -109,10 +109,10 @@ def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: M
         path: output ``.safetensors`` file.
         extra_metadata: more string metadata (provenance).
     """
-    from eanet.model.official import _expected_state
+    from eanet.model.official import expected_state_shapes
 
     state = model.state_dict()
-    expected = _expected_state(cfg.model)
+    expected = expected_state_shapes(cfg.model)
     if {k: tuple(v) for k, v in expected.items()} != {k: tuple(v.shape) for k, v in state.items()}:
         raise CheckpointMismatchError(
             "the model's weights do not match cfg.model (different architecture); save it with the configuration it "
@@ -210,18 +210,19 @@ def load_model(
             that do not fit the recorded architecture.
     """
     from eanet.model import build_model
+    from eanet.model.official import expected_state_shapes
 
     path = Path(path)
     state, cfg, metadata = read_checkpoint(path)
     hand_cfg = _resolve_hand_model_cfg(cfg.hand_model, hand_model_cfg, mano_dir, path)
     cfg = dataclasses.replace(cfg, hand_model=hand_cfg)
-    # The checkpoint holds every weight: never download or read backbone weights again.
-    model_cfg = dataclasses.replace(cfg.model, backbone_weights=None)
-    model = build_model(model_cfg, hand_cfg, hand_models=hand_models)
+    if hand_models is None:
+        from eanet.hand_model import build_hand_models
 
+        hand_models = build_hand_models(hand_cfg)
     recorded = metadata.get("hand_model_fingerprint", "")
     if recorded:
-        actual = hand_model_fingerprint(model.hand_models["right"], model.hand_models["left"])
+        actual = hand_model_fingerprint(*hand_models)
         if actual != recorded:
             raise CheckpointMismatchError(
                 f"{path} was trained with a different {hand_cfg.kind!r} hand model than the one loaded now "
@@ -230,13 +231,13 @@ def load_model(
     else:
         logger.info("%s records no hand-model fingerprint; the hand model was not checked", path)
 
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    expected = expected_state_shapes(cfg.model)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
     mis_shaped = sorted(
-        f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-        for k in set(own) & set(state)
-        if state[k].shape != own[k].shape
+        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k])})"
+        for k in set(expected) & set(state)
+        if tuple(state[k].shape) != tuple(expected[k])
     )
     if missing or unexpected or mis_shaped:
         raise CheckpointMismatchError(
@@ -244,6 +245,7 @@ def load_model(
             f"unexpected {len(unexpected)}: {unexpected[:8]}; wrong shapes {len(mis_shaped)}: {mis_shaped[:8]}); "
             "the file is damaged or was edited"
         )
-    model.load_state_dict(state, strict=True)
+    # Weights are assigned, not initialised: nothing is downloaded or drawn at random.
+    model = build_model(cfg.model, hand_models=hand_models, state_dict=state)
     logger.info("loaded %s (%s, hand model %s)", path, metadata.get("source", "eanet checkpoint"), hand_cfg.kind)
     return model.to(device).eval(), cfg

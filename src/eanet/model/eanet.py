@@ -150,11 +150,13 @@ class EANet(nn.Module):
         if backbone_weights is not None:
             self.backbone.load_pretrained(backbone_weights)
 
-        self.hand_models = (
-            nn.ModuleDict({"right": right_hand_model, "left": left_hand_model})
-            if right_hand_model is not None and left_hand_model is not None
-            else None
-        )
+        self.hand_models: nn.ModuleDict | None = None
+        if right_hand_model is not None and left_hand_model is not None:
+            self.set_hand_models(right_hand_model, left_hand_model)
+
+    def set_hand_models(self, right: nn.Module, left: nn.Module) -> None:
+        """Attach the hand-model layers (their data are non-persistent buffers: no state-dict entries)."""
+        self.hand_models = nn.ModuleDict({"right": right, "left": left})
 
     # ------------------------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ missing, unexpected or mis-shaped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ __all__ = [
     "ours_to_official_key",
     "official_to_ours_key",
     "official_key_map",
+    "expected_state_shapes",
     "read_official_checkpoint",
     "convert_official_state_dict",
     "to_official_state_dict",
@@ -150,13 +152,17 @@ def official_model_config():
     return ModelConfig()
 
 
-def _expected_state(model_cfg=None) -> dict[str, torch.Size]:
-    """Our state-dict keys and shapes for a configuration, built on the meta device (no memory, no init cost)."""
+def expected_state_shapes(model_cfg=None) -> dict[str, torch.Size]:
+    """Our state-dict keys and shapes for a model configuration (built on the meta device: no memory, no init)."""
+    return dict(_expected_state_cached(official_model_config() if model_cfg is None else model_cfg))
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_state_cached(model_cfg) -> dict[str, torch.Size]:
     from eanet.model import model_kwargs
     from eanet.model.eanet import EANet
 
-    cfg = official_model_config() if model_cfg is None else model_cfg
-    kwargs = {**model_kwargs(cfg), "backbone_weights": None}
+    kwargs = {**model_kwargs(model_cfg), "backbone_weights": None}
     with torch.device("meta"):
         net = EANet(None, None, **kwargs)
     return {k: v.shape for k, v in net.state_dict().items()}
@@ -165,7 +171,7 @@ def _expected_state(model_cfg=None) -> dict[str, torch.Size]:
 def official_key_map(model_cfg=None) -> dict[str, str]:
     """``{official key: our key}`` for every weight of the official architecture (our key order)."""
     mapping = {}
-    for ours in _expected_state(model_cfg):
+    for ours in expected_state_shapes(model_cfg):
         official = ours_to_official_key(ours)
         if official in mapping:
             raise AssertionError(f"two keys map to {official!r}: {mapping[official]!r} and {ours!r}")
@@ -232,7 +238,7 @@ def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) 
     Raises:
         CheckpointMismatchError: listing missing, unexpected and mis-shaped keys.
     """
-    expected = _expected_state(model_cfg)
+    expected = expected_state_shapes(model_cfg)
     converted: dict[str, Tensor] = {}
     unexpected, mis_shaped = [], []
     skipped = 0
@@ -329,7 +335,6 @@ def load_official(
         raise InvalidInputError("pass either mano_dir or hand_model_cfg, not both")
     state, meta = read_official_checkpoint(checkpoint_path)
     converted = convert_official_state_dict(state)
-    model = build_model(official_model_config(), hand_model_cfg)
-    model.load_state_dict(converted, strict=True)
+    model = build_model(official_model_config(), hand_model_cfg, state_dict=converted)
     logger.info("loaded official EANet weights from %s (epoch %s)", checkpoint_path, meta["epoch"])
     return model.to(device).eval()
