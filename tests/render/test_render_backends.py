@@ -115,16 +115,15 @@ def test_flat_lighting_reproduces_mesh_and_vertex_colours(renderer, shapes):
 
 
 def test_lambert_headlight_matches_formula(renderer, shapes):
-    from eanet.render.scene import DIFFUSE_SCALE, GAMMA
+    from eanet.render.scene import GAMMA
 
     camera = shapes.centred_camera(48, 48)
     lighting = Lighting(lights=(Light(direction=(0, 0, 1), intensity=0.8),), ambient=(0.1, 0.1, 0.1))
     color = np.array([0.7, 0.6, 0.5])
     result = renderer.render(shapes.square(2.0, 0.5, color=tuple(color)), camera, lighting=lighting)
     inner = interior(result.mask, 2)
-    expected = (color**GAMMA * (0.1 + DIFFUSE_SCALE * 0.8)) ** (1 / GAMMA) * 255
-    # pyrender adds a small specular term on top of the Lambertian one; allow a few levels for it.
-    np.testing.assert_allclose(result.rgb[inner].mean(0), expected, atol=6)
+    expected = (color**GAMMA * (0.1 + 0.8)) ** (1 / GAMMA) * 255
+    assert np.abs(result.rgb[inner] - expected).max() <= 1.0
 
 
 def test_rgba_alpha_and_background(renderer, shapes):
@@ -211,9 +210,10 @@ def test_backends_agree_on_a_two_object_scene(pyrender_renderer, torch_renderer,
     # Pixel centres that graze the silhouette can hit the sphere's near or far side depending on rounding.
     assert depth_err < 1e-4 and depth_max < 0.01
     assert id_agree >= 0.999
-    # Same lights, same Lambertian term: the mean colour agrees within pyrender's specular contribution.
-    both = interior(gl.mask & oracle.mask)
-    assert np.abs(gl.rgb[both].mean(0) - oracle.rgb[both].mean(0)).max() < 8
+    # Same shaded vertex colours, interpolated the same way: pixels agree away from anti-aliased edges.
+    both = interior(gl.mask & oracle.mask, 2)
+    diff = np.abs(gl.rgb[both].astype(int) - oracle.rgb[both])
+    assert np.percentile(diff, 99) <= 2 and diff.mean() < 0.5
 
 
 def test_backends_agree_on_random_overlapping_triangles(pyrender_renderer, torch_renderer):

@@ -5,10 +5,9 @@ Each frame runs two passes: a shaded, 4x multisampled colour pass (anti-aliased 
 segmentation pass that gives the per-mesh id map and the depth, so depth, ids and the mask agree pixel for pixel
 and match the torch rasterizer's pixel-centre coverage.
 
-Shading: pyrender's metallic-roughness shader with a rough dielectric (metallic 0, roughness 1), smooth vertex
-normals, the :class:`~eanet.render.scene.Lighting` lights (intensity times pi, which makes its diffuse term
-Lambertian with the torch backend's scale) and ambient term. Colours are given to the shader in linear light;
-it writes ``pow(color, 1/2.2)``.
+Shading: the vertices arrive already lit (:func:`~eanet.render.scene.shade_vertices`, the same numbers the torch
+backend interpolates), so the colour pass uses pyrender's flat (unlit) shader, which is also much cheaper than its
+PBR shader on llvmpipe.
 
 An EGL context belongs to the process that made it: build the renderer inside each worker process, not before
 forking.
@@ -23,7 +22,7 @@ import numpy as np
 
 from eanet.errors import UserError
 from eanet.render.camera import Camera
-from eanet.render.scene import GAMMA, Lighting, PreparedScene, RawRender
+from eanet.render.scene import PreparedScene, RawRender
 
 __all__ = ["PyrenderBackend", "RenderBackendUnavailable"]
 
@@ -41,18 +40,6 @@ _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 class RenderBackendUnavailable(UserError):
     """The OpenGL backend cannot start here; the message says why and how to fix it."""
-
-
-def _light_pose(direction: np.ndarray) -> np.ndarray:
-    """``(4, 4)`` pose of a pyrender directional light (which shines along its local -z) travelling ``direction``."""
-    minus_z = -direction / np.linalg.norm(direction)
-    helper = np.array([0.0, 1.0, 0.0]) if abs(minus_z[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x = np.cross(helper, minus_z)
-    x /= np.linalg.norm(x)
-    y = np.cross(minus_z, x)
-    pose = np.eye(4)
-    pose[:3, :3] = np.stack([x, y, minus_z], axis=1)  # columns: local x, y, z axes in the scene frame
-    return pose
 
 
 class PyrenderBackend:
@@ -98,7 +85,7 @@ class PyrenderBackend:
             except Exception as err:  # noqa: BLE001 - a broken context must not stop interpreter shutdown
                 logger.debug("pyrender context cleanup failed: %s", err)
 
-    def render(self, scene: PreparedScene, camera: Camera, lighting: Lighting) -> RawRender:
+    def render(self, scene: PreparedScene, camera: Camera) -> RawRender:
         pyr = self._pyrender
         if self._renderer is None:
             raise RuntimeError("this renderer was closed; create a new one")
@@ -107,30 +94,17 @@ class PyrenderBackend:
             self._renderer.viewport_width, self._renderer.viewport_height = size
             self._size = size
 
-        gl_scene = pyr.Scene(bg_color=np.zeros(4), ambient_light=np.asarray(lighting.ambient, dtype=np.float64))
+        gl_scene = pyr.Scene(bg_color=np.zeros(4))
         nodes = []
-        for verts, faces, normals, color in zip(
-            scene.verts, scene.faces, scene.normals, scene.colors_linear, strict=True
-        ):
-            per_vertex = color.ndim == 2
-            material = pyr.MetallicRoughnessMaterial(
-                baseColorFactor=np.ones(4) if per_vertex else np.append(color, 1.0),
-                metallicFactor=0.0,
-                roughnessFactor=1.0,
-                # Culling stays on, but every triangle is also given in the opposite winding (below): pyrender's
-                # segmentation pass culls back faces whatever the material says, and hand meshes are open at the
-                # wrist, so back faces must be drawn to hide what is behind them. One copy of each pair survives
-                # culling in every pass, with the same smooth normals, as if nothing were culled.
-                doubleSided=False,
-                alphaMode="OPAQUE",  # the mesh alpha is applied when compositing (see Renderer)
-            )
-            two_sided = np.concatenate([faces, faces[:, ::-1]]).astype(np.uint32)  # (2F, 3)
+        for verts, faces, colors in zip(scene.verts, scene.faces, scene.colors, strict=True):
             primitive = pyr.Primitive(
                 positions=verts,
-                normals=normals,
-                color_0=np.concatenate([color, np.ones((len(color), 1), np.float32)], 1) if per_vertex else None,
-                indices=two_sided,
-                material=material,
+                color_0=np.concatenate([colors, np.ones((len(colors), 1), np.float32)], 1),  # (V, 4) shaded sRGB
+                # Every triangle is also given in the opposite winding: pyrender's segmentation pass culls back
+                # faces whatever the material says, and hand meshes are open at the wrist, so back faces must be
+                # drawn to hide what is behind them. One copy of each pair survives culling in every pass.
+                indices=np.concatenate([faces, faces[:, ::-1]]).astype(np.uint32),  # (2F, 3)
+                material=pyr.MetallicRoughnessMaterial(baseColorFactor=np.ones(4), doubleSided=False),
                 mode=pyr.constants.GLTF.TRIANGLES,
             )
             nodes.append(gl_scene.add(pyr.Mesh([primitive])))
@@ -138,14 +112,10 @@ class PyrenderBackend:
         # pyrender's pixel centres sit at +0.5 (OpenGL window coordinates); ours at integers (OpenCV).
         gl_camera = pyr.IntrinsicsCamera(fx, fy, cx + 0.5, cy + 0.5, znear=camera.znear, zfar=camera.zfar)
         gl_scene.add(gl_camera, pose=_CV_TO_GL)
-        for light in lighting.lights:
-            gl_light = pyr.DirectionalLight(
-                color=np.asarray(light.color, dtype=np.float64) ** GAMMA, intensity=np.pi * light.intensity
-            )
-            gl_scene.add(gl_light, pose=_light_pose(light.unit_direction()))
 
         flags = pyr.RenderFlags
-        rgba, _ = self._renderer.render(gl_scene, flags=flags.RGBA)
+        # FLAT: the colours are already shaded (see shade_vertices); the shader only interpolates them.
+        rgba, _ = self._renderer.render(gl_scene, flags=flags.RGBA | flags.FLAT)
         seg_map = {node: _encode_id(i) for i, node in enumerate(nodes)}
         seg, depth = self._renderer.render(gl_scene, flags=flags.SEG, seg_node_map=seg_map)
         mesh_ids = (seg[..., 0].astype(np.int32) | (seg[..., 1].astype(np.int32) << 8)) - 1  # (H, W)

@@ -6,8 +6,8 @@ with the barycentric weights written as planes ``A px + B py + C`` so a box cost
 or per-triangle Python loop.
 Visibility is a single ``scatter_reduce(amin)`` over 64-bit keys ``(float32 bits of z) << 32 | triangle``, which is
 exact because positive float32 values order like their bit patterns. Depth is perspective-correct (``1/z``
-interpolated in screen space, as OpenGL does), attributes use perspective-correct barycentrics, and shading is
-Lambertian with the same lights and ambient term as the pyrender backend.
+interpolated in screen space, as OpenGL does), and the shaded vertex colours are interpolated with
+perspective-correct barycentrics, as OpenGL interpolates them.
 
 Coverage follows pixel centres at integer coordinates (OpenCV); a pixel whose centre lies exactly on a shared edge
 may be claimed by either triangle (same depth), unlike OpenGL's top-left rule. No anti-aliasing.
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from eanet.render.camera import Camera
-from eanet.render.scene import DIFFUSE_SCALE, GAMMA, Lighting, PreparedScene, RawRender
+from eanet.render.scene import PreparedScene, RawRender
 
 __all__ = ["TorchRasterizer", "rasterize"]
 
@@ -161,44 +161,32 @@ class TorchRasterizer:
         """Nothing to release (kept for symmetry with the OpenGL backend)."""
 
     @torch.no_grad()
-    def render(self, scene: PreparedScene, camera: Camera, lighting: Lighting) -> RawRender:
+    def render(self, scene: PreparedScene, camera: Camera) -> RawRender:
         width, height = camera.width, camera.height
         dev = self.device
         offsets = np.cumsum([0] + [len(v) for v in scene.verts])
         verts = torch.from_numpy(np.concatenate(scene.verts)).to(dev)  # (V, 3)
         merged_faces = [f + o for f, o in zip(scene.faces, offsets[:-1], strict=True)]
         faces = torch.from_numpy(np.concatenate(merged_faces)).to(dev)  # (F, 3)
-        normals = torch.from_numpy(np.concatenate(scene.normals)).to(dev)  # (V, 3)
-        colors = torch.from_numpy(
-            np.concatenate([np.broadcast_to(c, v.shape) for c, v in zip(scene.colors_linear, scene.verts, strict=True)])
-        ).to(dev)  # (V, 3)
+        colors = torch.from_numpy(np.concatenate(scene.colors)).to(dev)  # (V, 3) shaded sRGB
         face_mesh = torch.from_numpy(
             np.concatenate([np.full(len(f), i, dtype=np.int64) for i, f in enumerate(scene.faces)])
         ).to(dev)  # (F,)
 
         face_index, depth = rasterize(verts, faces, camera, self.max_chunk_elements)  # (H*W,), (H*W,)
         hit = torch.nonzero(face_index >= 0).squeeze(1)  # (K,)
-        color = torch.zeros(height * width, 3, device=dev)
+        color = torch.zeros(height * width, 3, dtype=torch.uint8, device=dev)
         mesh_ids = torch.full((height * width,), -1, dtype=torch.int64, device=dev)
         if hit.numel():
             f = face_index[hit]  # (K,)
             mesh_ids[hit] = face_mesh[f]
             corner = faces[f]  # (K, 3)
             weights = _perspective_barycentrics(verts, corner, hit, camera)  # (K, 3)
-            n = (weights[..., None] * normals[corner]).sum(1)  # (K, 3)
-            n = n / n.norm(dim=1, keepdim=True).clamp(min=1e-12)
-            base = (weights[..., None] * colors[corner]).sum(1)  # (K, 3) linear
-            shade = torch.tensor(lighting.ambient, dtype=torch.float32, device=dev).expand(len(f), 3).clone()
-            for light in lighting.lights:
-                to_light = -torch.from_numpy(light.unit_direction()).to(dev)  # (3,)
-                radiance = torch.tensor(light.color, dtype=torch.float32, device=dev) ** GAMMA * light.intensity
-                lambert = (n @ to_light).clamp(min=0.0)  # (K,)
-                shade += DIFFUSE_SCALE * lambert[:, None] * radiance[None, :]
-            color[hit] = (base * shade).clamp(0.0, 1.0) ** (1.0 / GAMMA)
+            shaded = (weights[..., None] * colors[corner]).sum(1)  # (K, 3)
+            color[hit] = (shaded.clamp(0.0, 1.0) * 255.0).round_().to(torch.uint8)
         coverage = (mesh_ids >= 0).to(torch.uint8) * 255  # no anti-aliasing: fully covered or not
-        color_u8 = (color * 255.0).round_().to(torch.uint8)  # black where uncovered, i.e. premultiplied
         return RawRender(
-            color=color_u8.view(height, width, 3).cpu().numpy(),  # (H, W, 3)
+            color=color.view(height, width, 3).cpu().numpy(),  # (H, W, 3) black where uncovered: premultiplied
             coverage=coverage.view(height, width).cpu().numpy(),  # (H, W)
             depth=depth.view(height, width).cpu().numpy(),  # (H, W)
             mesh_ids=mesh_ids.view(height, width).int().cpu().numpy(),  # (H, W)

@@ -6,8 +6,8 @@ Backends:
     * ``"auto"``: pyrender when an EGL context can be created, otherwise torch, saying why in one warning (once per
       process).
 
-Both backends draw the same pixels (pixel centres covered by a triangle), the same depth and the same mesh ids; the
-colours differ only by pyrender's small specular term and its anti-aliased edges.
+Both backends draw the same pixels (pixel centres covered by a triangle), the same depth and the same mesh ids, and
+the same colours (Lambertian shading computed at the vertices and interpolated); only pyrender anti-aliases edges.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import numpy as np
 from eanet.errors import InvalidInputError
 from eanet.render.camera import Camera
 from eanet.render.scene import (
-    GAMMA,
     Lighting,
     Mesh,
     PreparedScene,
@@ -30,6 +29,7 @@ from eanet.render.scene import (
     RenderResult,
     as_mesh_list,
     as_rgb,
+    shade_vertices,
     vertex_normals,
 )
 
@@ -145,7 +145,7 @@ class Renderer:
         if not mesh_list or all(len(m.faces) == 0 for m in mesh_list):
             return _empty_result(bg, height, width, backend.name)
 
-        raw = backend.render(_prepare(mesh_list, camera), camera, lighting or self.lighting)
+        raw = backend.render(_prepare(mesh_list, camera, lighting or self.lighting), camera)
         alphas = np.array([m.alpha for m in mesh_list], dtype=np.float32)
         rgba = _composite(raw, alphas, bg, height, width)
         return RenderResult(rgba=rgba, depth=raw.depth, mesh_ids=raw.mesh_ids, backend=backend.name)
@@ -215,18 +215,16 @@ def _parse_background(background: Background, camera: Camera) -> np.ndarray | No
     return np.rint(as_rgb(arr, "background") * 255.0).astype(np.uint8)
 
 
-def _prepare(meshes: list[Mesh], camera: Camera) -> PreparedScene:
-    verts, normals, colors = [], [], []
+def _prepare(meshes: list[Mesh], camera: Camera, lighting: Lighting) -> PreparedScene:
+    verts, colors = [], []
     for m in meshes:
         v = camera.to_camera(m.verts) if camera.rotation is not None or camera.translation is not None else m.verts
         verts.append(v)
-        normals.append(vertex_normals(v, m.faces))
-        colors.append((m.color.astype(np.float32) ** GAMMA).astype(np.float32))
+        colors.append(shade_vertices(vertex_normals(v, m.faces), m.color, lighting))
     return PreparedScene(
         verts=verts,
         faces=[m.faces for m in meshes],
-        normals=normals,
-        colors_linear=colors,
+        colors=colors,
         alphas=np.array([m.alpha for m in meshes], np.float32),
     )
 

@@ -30,7 +30,7 @@ __all__ = [
     "PreparedScene",
     "RawRender",
     "GAMMA",
-    "DIFFUSE_SCALE",
+    "shade_vertices",
 ]
 
 #: A range of skin tones (sRGB, [0, 1]) from light to dark, for renders and synthetic data.
@@ -204,7 +204,7 @@ def _default_lights() -> tuple[Light, ...]:
 
 @dataclass(frozen=True)
 class Lighting:
-    """Lights plus an ambient term; both backends shade ``linear(color) * (ambient + sum_i I_i max(0, n.l_i))``.
+    """Lights plus an ambient term (see :func:`shade_vertices` for the shading model).
 
     Attributes:
         lights: directional lights fixed to the camera.
@@ -273,29 +273,47 @@ def as_mesh_list(meshes: Mesh | Sequence[Mesh]) -> list[Mesh]:
     return items
 
 
-#: Output gamma of both backends (pyrender's shader writes ``pow(color, 1 / 2.2)``).
+#: Display gamma: colours are linearised with ``c ** GAMMA`` for lighting and re-encoded with ``c ** (1 / GAMMA)``.
 GAMMA = 2.2
-#: Lambertian scale that matches pyrender's PBR diffuse term for a rough dielectric: ``(1 - F0) ** 2`` with
-#: ``F0 = 0.04`` (its ``c_diff = base (1 - 0.04)`` and ``(1 - F)`` factor), with the light's intensity times pi.
-DIFFUSE_SCALE = 0.96 * 0.96
+
+
+def shade_vertices(normals: np.ndarray, colors: np.ndarray, lighting: Lighting) -> np.ndarray:
+    """Lambertian shading at the vertices (Gouraud), computed in linear light.
+
+    ``linear(color) * (ambient + sum_i intensity_i * linear(light_color_i) * max(0, n . -direction_i))``, re-encoded
+    to sRGB. Both backends interpolate these colours across triangles, so they shade identically.
+
+    Args:
+        normals: ``(V, 3)`` unit vertex normals in the camera frame.
+        colors: ``(V, 3)`` or ``(3,)`` sRGB colours in ``[0, 1]``.
+        lighting: lights fixed to the camera and the ambient term.
+
+    Returns:
+        ``(V, 3)`` float32 sRGB in ``[0, 1]``.
+    """
+    shade = np.broadcast_to(np.asarray(lighting.ambient, np.float32), normals.shape).copy()  # (V, 3)
+    for light in lighting.lights:
+        radiance = np.asarray(light.color, np.float32) ** GAMMA * light.intensity  # (3,)
+        lambert = np.maximum(normals @ -light.unit_direction(), 0.0)  # (V,)
+        shade += lambert[:, None] * radiance[None, :]
+    linear = np.asarray(colors, np.float32) ** GAMMA * shade  # (V, 3)
+    return (np.clip(linear, 0.0, 1.0) ** (1.0 / GAMMA)).astype(np.float32)
 
 
 @dataclass
 class PreparedScene:
-    """Meshes merged into one triangle soup in the camera frame (what both backends consume).
+    """Meshes in the camera frame with their shaded vertex colours (what both backends consume).
 
     Attributes:
         verts: list of ``(V_i, 3)`` float32 camera-frame vertices per mesh.
         faces: list of ``(F_i, 3)`` int64 faces per mesh.
-        normals: list of ``(V_i, 3)`` float32 unit vertex normals in the camera frame.
-        colors_linear: list of ``(V_i, 3)`` float32 linear-light colours (or ``(3,)`` for a single colour).
+        colors: list of ``(V_i, 3)`` float32 shaded sRGB vertex colours (:func:`shade_vertices`).
         alphas: ``(M,)`` float32 mesh opacities.
     """
 
     verts: list[np.ndarray]
     faces: list[np.ndarray]
-    normals: list[np.ndarray]
-    colors_linear: list[np.ndarray]
+    colors: list[np.ndarray]
     alphas: np.ndarray
 
 
