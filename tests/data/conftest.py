@@ -37,3 +37,11 @@ def hand_layers(hand_pair):
     from eanet.hand_model.layer import HandModelLayer
 
     return HandModelLayer(hand_pair[0]), HandModelLayer(hand_pair[1])
+
+
+@pytest.fixture(autouse=True)
+def _eanet_logs_reach_caplog(monkeypatch):
+    """The CLI (run by some tests) stops ``eanet`` records at its own handler; let caplog see them again."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("eanet"), "propagate", True)

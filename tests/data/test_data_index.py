@@ -120,6 +120,7 @@ def test_touched_but_unchanged_source_is_not_rebuilt(fresh_release, tmp_path, ca
     paths = release_paths(fresh_release, "train")
     open_index(paths, tmp_path / "idx")
     os.utime(paths.mano, ns=(1, 1))
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="eanet.data.index"):
         open_index(paths, tmp_path / "idx")
     assert "building" not in caplog.text
