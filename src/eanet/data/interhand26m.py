@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -196,16 +198,14 @@ class InterHand26M(torch.utils.data.Dataset):
         except (OSError, ValueError, KeyError):
             pass
         rows, bboxes, counts = self._compute_sample_list(ids_path, rootnet)
-        tmp = directory.with_name(directory.name + f".tmp{np.random.randint(1 << 30)}")
+        tmp = directory.with_name(f"{directory.name}.tmp-{os.getpid()}")
         tmp.mkdir(parents=True, exist_ok=True)
         np.save(tmp / "rows.npy", rows)
         np.save(tmp / "bboxes.npy", bboxes)
         (tmp / "counts.json").write_text(json.dumps(counts, indent=1))
         try:
             tmp.rename(directory)
-        except OSError:  # another process wrote it first
-            import shutil
-
+        except OSError:  # another process (e.g. another rank) wrote it first
             shutil.rmtree(tmp, ignore_errors=True)
         return np.load(directory / "rows.npy", mmap_mode="r"), np.load(directory / "bboxes.npy", mmap_mode="r"), counts
 
