@@ -385,6 +385,7 @@ class _CaptureRenderer:
     def render_capture(self, plan: _CapturePlan) -> _CaptureResult:
         from eanet.data import synthetic_appearance as app
         from eanet.data.synthetic_camera import camera_json, sample_camera_rig
+        from eanet.hand_model.poses import sample_betas
 
         cfg = self.cfg
         split_i = _SPLIT_INDEX[plan.split]
@@ -393,7 +394,7 @@ class _CaptureRenderer:
         cams = sample_camera_rig(crng, cfg.cameras, cfg.width, cfg.height, center, cfg.grayscale_fraction)
         skin = app.sample_skin(crng)
         # One subject: both hands share a shape up to small left/right differences.
-        betas_subject = np.clip(crng.normal(0.0, 0.8, size=10), -2.5, 2.5)
+        betas_subject = sample_betas(crng, 1, std=0.8)[0].astype(np.float64)
         betas = {s: betas_subject + crng.normal(0.0, 0.05, size=10) for s in ("right", "left")}
         frames_out: list[_FrameRecord] = []
         images_out: list[_ImageRecord] = []

@@ -66,6 +66,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
     from eanet.data.synthetic import HIC_FOCAL, HIC_PRINCPT, HIC_SIZE, _hand_type, _rng
     from eanet.data.synthetic_camera import SynthCamera
     from eanet.data.synthetic_writer import CocoJsonWriter
+    from eanet.hand_model.poses import sample_betas
 
     rig, sampler = capture_renderer.rig, capture_renderer.sampler
     width, height = HIC_SIZE
@@ -91,7 +92,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
             kind = kinds[seq] if seq < len(kinds) else str(plan_rng.choice(kinds, p=weights))
             srng = _rng(seed, 11, seq)
             center = np.array([srng.uniform(-60, 60), srng.uniform(-40, 40), srng.uniform(450, 650)])
-            betas_subject = np.clip(srng.normal(0.0, 0.8, size=10), -2.5, 2.5)
+            betas_subject = sample_betas(srng, 1, std=0.8)[0].astype(np.float64)
             betas = {s: betas_subject + srng.normal(0.0, 0.05, size=10) for s in ("right", "left")}
             frames = sampler.sample_sequence(srng, kind, n, betas, center)
             skin = app.sample_skin(srng)

@@ -366,15 +366,28 @@ class HandRig:
 
         return tuple(NAMED_POSES)
 
+    def _relative(self, side: str, absolute_pose: np.ndarray) -> np.ndarray:
+        layer = self.layers[side]
+        if layer.flat_hand_mean:
+            return absolute_pose
+        from eanet.hand_model.poses import relative_to_mean
+
+        return relative_to_mean(absolute_pose, layer.hands_mean.cpu().numpy())
+
+    def prior_finger_pose(self, side: str, rng: np.random.Generator) -> np.ndarray:
+        """``(45,)`` finger pose relative to the mean hand from :func:`eanet.hand_model.poses.sample_hand_pose`."""
+        from eanet.hand_model.poses import sample_hand_pose
+
+        return self._relative(side, sample_hand_pose(rng, 1, side=side)[0].astype(np.float64))
+
     def named_finger_pose(self, side: str, name: str) -> np.ndarray:
         """``(45,)`` finger pose relative to the mean hand for a named posture (mirrored for the left hand)."""
-        from eanet.hand_model.poses import NAMED_POSES, mirror_pose, relative_to_mean
+        from eanet.hand_model.poses import NAMED_POSES, mirror_pose
 
         pose = np.asarray(NAMED_POSES[name], dtype=np.float64)
         if side == "left":
             pose = mirror_pose(pose)
-        layer = self.layers[side]
-        return relative_to_mean(pose, layer.hands_mean.cpu().numpy()) if not layer.flat_hand_mean else pose
+        return self._relative(side, pose)
 
     def _palm_weights(self, side: str) -> np.ndarray:
         from eanet.render.scene import vertex_normals
@@ -485,10 +498,19 @@ class SceneSampler:
     # -- plans ------------------------------------------------------------------------------------------------
 
     def _keyframe(self, rng, side: str, style: str) -> np.ndarray:
-        """A finger pose (45,) for one keyframe: ``"named:<name>"`` (a named pose with small noise), ``"any"`` (the
-        anatomical sampler, or a named pose 20% of the time) or another :func:`sample_articulation` style."""
-        if style == "any" and rng.random() < 0.2:
-            style = "named:" + str(rng.choice(sorted(self.rig.named_poses)))
+        """A finger pose (45,) for one keyframe.
+
+        ``"any"`` mixes three sources for variety: the hand-model package's pose prior
+        (:func:`eanet.hand_model.poses.sample_hand_pose`, 40%), a named posture with noise (20%) and this module's
+        anatomical sampler (40%, which also covers pointing/pinching). ``"named:<name>"`` is a named posture with
+        small noise; other styles go to :func:`sample_articulation`.
+        """
+        if style == "any":
+            u = rng.random()
+            if u < 0.4:
+                return self.rig.prior_finger_pose(side, rng)
+            if u < 0.6:
+                style = "named:" + str(rng.choice(sorted(self.rig.named_poses)))
         if style.startswith("named:"):
             pose = self.rig.named_finger_pose(side, style[len("named:") :])
             return pose + rng.normal(0.0, 0.05, size=45)
