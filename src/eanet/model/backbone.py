@@ -85,13 +85,17 @@ class ResNetBackbone(nn.Module):
                 state = state["state_dict"]
             source = str(path)
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if missing or unexpected:
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        mis_shaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+        if missing or unexpected or mis_shaped:
             raise CheckpointMismatchError(
-                f"backbone weights from {source} do not fit a {self.name}: missing {sorted(missing)[:10]} "
-                f"({len(missing)} in all), unexpected {sorted(unexpected)[:10]} ({len(unexpected)} in all); "
-                f"pass a torchvision {self.name} state dict"
+                f"backbone weights from {source} do not fit a {self.name}: missing {missing[:8]} ({len(missing)} in "
+                f"all), unexpected {unexpected[:8]} ({len(unexpected)}), wrong shapes {mis_shaped[:8]} "
+                f"({len(mis_shaped)}); pass a torchvision {self.name} state dict"
             )
+        self.load_state_dict(state, strict=True)
         logger.info("loaded backbone weights from %s", source)
 
     def forward(self, img: Tensor) -> Tensor:

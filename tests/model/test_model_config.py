@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from eanet.config import ConfigError, load_config
+from eanet.errors import CheckpointMismatchError, MissingFileError
+from eanet.model.backbone import ResNetBackbone
+from eanet.model.config import ModelConfig
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.width=30", "not divisible by num_heads"),
+        ("model.input_size=[250, 256]", "multiples of 32"),
+        ("model.input_size=[32, 32]", "at least 64"),
+        ("model.sjt_depth=-1", "sjt_depth must be at least 0"),
+        ("model.interaction=eablock_v2", "model.interaction"),
+        ("model.cross_attention_query=sim", None),  # valid: q=t_S, kv=t_S
+    ],
+)
+def test_invalid_model_fields_are_configuration_errors(override, message):
+    if message is None:
+        assert load_config("eanet", [override]).model.cross_attention_query == "sim"
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_config("eanet", [override])
+
+
+def test_incompatible_variant_combinations_are_refused():
+    with pytest.raises(ConfigError, match="needs separate hand features"):
+        load_config("eanet", ["model.separate_hands=false"])
+    with pytest.raises(ConfigError, match="requires cross_attention_query 'join'"):
+        load_config("eanet", ["model.cross_attention_query=sim", "model.cross_attention_kv=none"])
+
+
+def test_feature_grid_follows_the_input_size():
+    assert ModelConfig().feature_grid == (8, 8)
+    assert ModelConfig(input_size=(384, 320)).feature_grid == (12, 10)
+
+
+def test_backbone_loads_a_local_torchvision_state_dict(tmp_path):
+    import torchvision
+
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)  # includes fc.*, which is ignored
+    backbone = ResNetBackbone("resnet18", weights=path)
+    assert torch.equal(backbone.layer3[1].conv2.weight, reference.layer3[1].conv2.weight)
+    with pytest.raises(CheckpointMismatchError, match="do not fit a resnet50"):
+        ResNetBackbone("resnet50", weights=path)
+    with pytest.raises(MissingFileError, match="backbone_weights"):
+        ResNetBackbone("resnet18", weights=tmp_path / "missing.pth")
+
+
+def test_backbone_output_stride_and_init():
+    torch.manual_seed(0)
+    backbone = ResNetBackbone("resnet18")
+    assert backbone(torch.rand(1, 3, 96, 64)).shape == (1, 512, 3, 2)
+    assert backbone.conv1.weight.std().item() == pytest.approx(0.001, rel=0.1)  # official N(0, 0.001) (spec §1.1)
