@@ -5,9 +5,9 @@ prefix and omit every ``mano_layer*`` key (spec §4.4, §11). A bare state dict 
 accepted too. Files are read with ``torch.load(..., weights_only=True)``: tensors and plain containers only, so a
 crafted pickle cannot run code.
 
-Keys are translated through ONE table, :data:`KEY_TABLE`: ordered ``(our prefix, official prefix)`` rules, the
-first matching rule wins, inside a FuseFormer the rules of :data:`FUSEFORMER_TABLE` and inside a cross-attention
-block those of :data:`CROSS_BLOCK_TABLE` apply. The translation is a bijection between our state dict and the
+Keys are translated through ONE table, :data:`KEY_TABLE`, of ordered ``(our prefix, official prefix, sub-table)``
+rules; the first matching rule wins. The rest of a key inside a FuseFormer is translated by
+:data:`FUSEFORMER_TABLE`, and inside a cross-attention block by :data:`CROSS_BLOCK_TABLE`. The translation is a bijection between our state dict and the
 official one minus ``mano_layer*`` (tested against the official key list). Loading is strict: every official key
 must be consumed and every weight of ours filled, with matching shapes; otherwise the error lists what is
 missing, unexpected or mis-shaped.
@@ -241,6 +241,7 @@ def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) 
     expected = expected_state_shapes(model_cfg)
     converted: dict[str, Tensor] = {}
     unexpected, mis_shaped = [], []
+    seen: set[str] = set()  # our keys the file provides, whatever their shape
     skipped = 0
     for key, value in official.items():
         if key.startswith(_OFFICIAL_SKIPPED_PREFIX):
@@ -253,11 +254,13 @@ def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) 
             continue
         if ours not in expected:
             unexpected.append(key)
-        elif tuple(value.shape) != tuple(expected[ours]):
+            continue
+        seen.add(ours)
+        if tuple(value.shape) != tuple(expected[ours]):
             mis_shaped.append(f"{key} {tuple(value.shape)} (expected {tuple(expected[ours])})")
         else:
             converted[ours] = value
-    missing = [ours_to_official_key(k) for k in expected if k not in converted and not _is_mis_shaped(k, mis_shaped)]
+    missing = [ours_to_official_key(k) for k in expected if k not in seen]
     if unexpected or missing or mis_shaped:
         parts = []
         if missing:
@@ -273,11 +276,6 @@ def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) 
     if skipped:
         logger.debug("skipped %d mano_layer* entries (hand-model data is never loaded from checkpoints)", skipped)
     return {k: converted[k] for k in expected}
-
-
-def _is_mis_shaped(our_key: str, mis_shaped: list[str]) -> bool:
-    official = ours_to_official_key(our_key)
-    return any(item.split(" ", 1)[0] == official for item in mis_shaped)
 
 
 def to_official_state_dict(state: Mapping[str, Tensor], prefix: str = "module.") -> dict[str, Tensor]:
