@@ -220,6 +220,8 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict]
             f"{path} holds neither an official checkpoint ({{'epoch', 'network', 'optimizer'}}) nor a state dict"
         )
     state = {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
+    if len(state) != len(obj):
+        raise InvalidInputError(f"{path} holds keys both with and without the 'module.' prefix; keep one copy")
     return state, meta
 
 
