@@ -21,7 +21,7 @@ from eanet.hand_model.poses import (
     sample_hand_pose,
 )
 
-REQUIRED_POSES = ("flat", "relaxed", "fist", "point", "pinch", "spread", "thumbs_up")
+REQUIRED_POSES = ("flat", "relaxed", "fist", "point", "victory", "pinch", "spread", "thumbs_up")  # used by data/render
 
 
 def within_limits(angles: np.ndarray, tol: float = 1e-6) -> np.ndarray:
