@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/images/synthetic_grid.png", help="PNG to write")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--columns", type=int, default=6)
-    parser.add_argument("--rows", type=int, default=2)
+    parser.add_argument("--rows", type=int, default=3)
+    parser.add_argument("--tile", type=int, default=288, help="tile size in pixels")
     parser.add_argument("--hand-model", choices=("open", "mano"), default="open")
     parser.add_argument("--mano-dir", default=None)
     parser.add_argument("--keep", default=None, help="generate the dataset here (kept) instead of a temporary folder")
@@ -49,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     count = args.columns * args.rows
     cfg = SynthConfig(
         num_frames=count,
-        cameras=3,
+        cameras=4,
         splits=("train",),
         seed=args.seed,
         hand_model=args.hand_model,
         mano_dir=args.mano_dir,
         frames_per_sequence=1,
-        sequences_per_capture=count,
+        sequences_per_capture=1,  # one subject (skin tone, hand shape, camera rig) per tile
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
@@ -79,12 +80,21 @@ def main(argv: list[str] | None = None) -> int:
             uv = xyz[:, :2] / xyz[:, 2:] * np.array(cam["focal"][name]) + np.array(cam["princpt"][name])
             valid = np.array(ann["joint_valid"], dtype=bool)
             picture = cv2.cvtColor(cv2.imread(str(root / "images" / "train" / img["file_name"])), cv2.COLOR_BGR2RGB)
-            for h in range(2):
-                block = slice(21 * h, 21 * h + 21)
-                order = [21 * h + j for j in IH26M_TO_JOINTS_21]  # release order -> wrist-first for drawing
-                if valid[block].any():
-                    picture = draw_joints_2d(picture, uv[order], valid=valid[order])
-            tiles.append(put_label(picture, _kind(img["seq_name"], ann["hand_type"])))
+            # A square crop around the annotated box (what a network is fed), so the hands are large enough to see.
+            x, y, w, h = ann["bbox"]
+            side = max(w, h) * 1.5
+            x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+            scale = args.tile / side
+            warp = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
+            crop = cv2.warpAffine(
+                picture, warp, (args.tile, args.tile), flags=cv2.INTER_AREA, borderValue=(255, 255, 255)
+            )
+            uv_crop = uv * scale - np.array([x0, y0]) * scale
+            for hand in range(2):
+                order = [21 * hand + j for j in IH26M_TO_JOINTS_21]  # release order -> wrist-first for drawing
+                if valid[order].any():
+                    crop = draw_joints_2d(crop, uv_crop[order], valid=valid[order], radius=3, thickness=2)
+            tiles.append(put_label(crop, _kind(img["seq_name"], ann["hand_type"])))
         sheet = contact_sheet(tiles[:count], columns=args.columns)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

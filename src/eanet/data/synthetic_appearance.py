@@ -44,9 +44,6 @@ MONK_SKIN_TONES: tuple[tuple[int, int, int], ...] = (
 
 #: Palms carry little melanin: the palm side of darker hands is blended towards this pinkish tone.
 _PALM_TONE = np.array([0.86, 0.66, 0.58])
-#: The pale MST swatches are printed-swatch colours; as albedo under bright light they render almost white, so
-#: the generator pulls every tone slightly towards a warm, more saturated skin hue.
-_WARM_SKIN = np.array([0.85, 0.62, 0.50])
 
 
 @dataclass(frozen=True)
@@ -66,15 +63,28 @@ class SkinAppearance:
     blotch: float
 
 
+def _swatch_to_albedo(swatch: np.ndarray) -> np.ndarray:
+    """Surface colour for rendering from a printed swatch.
+
+    The swatches are skin *as seen*; used directly as albedo under bright light the pale ones render almost white.
+    Raising the saturation by a fifth of what is left (``s + 0.2 (1 - s)``) and the value by 5% less, with the hue
+    kept in skin's 10-35 degree range, gives albedos that render like the swatch in mid-tones.
+    """
+    import colorsys
+
+    h, s, v = colorsys.rgb_to_hsv(*swatch)
+    h = float(np.clip(h, 10 / 360, 35 / 360))
+    return np.array(colorsys.hsv_to_rgb(h, s + 0.2 * (1.0 - s), 0.95 * v))
+
+
 def sample_skin(rng: np.random.Generator) -> SkinAppearance:
     """A random skin from the palette, uniform over the 10 tones, with small hue/brightness jitter."""
     idx = int(rng.integers(len(MONK_SKIN_TONES)))
     swatch = np.asarray(MONK_SKIN_TONES[idx], dtype=np.float64) / 255.0
-    base = 0.8 * swatch + 0.2 * _WARM_SKIN * swatch.mean() / _WARM_SKIN.mean()
-    base = base * rng.uniform(0.92, 1.05) + rng.normal(0.0, 0.012, size=3)
-    base = np.clip(base, 0.05, 0.97)
+    base = _swatch_to_albedo(swatch) * rng.uniform(0.93, 1.05) + rng.normal(0.0, 0.012, size=3)
+    base = np.clip(base, 0.04, 0.97)
     darkness = 1.0 - float(swatch.mean())
-    palm = np.clip(base + 0.55 * darkness * (_PALM_TONE - base), 0.05, 0.97)
+    palm = np.clip(base + 0.55 * darkness * (_PALM_TONE - base), 0.04, 0.97)
     return SkinAppearance(tone_index=idx, base=base, palm=palm, blotch=float(rng.uniform(0.01, 0.04)))
 
 
@@ -127,12 +137,17 @@ class StudioLighting:
 
 
 def sample_studio_lighting(rng: np.random.Generator) -> StudioLighting:
-    """1-3 world-fixed lights (a key light from above plus fills) with warm/cool tints, ambient and a headlight."""
+    """1-3 world-fixed lights (a key light from above plus fills) with warm/cool tints, ambient and a headlight.
+
+    The renderer shades in linear light (``albedo * (ambient + sum I max(0, n.l))``), so a surface facing the
+    camera gets ``ambient + headlight`` ~ 0.8-1.1 and the key light adds up to 0.9 where it falls; surfaces turned
+    away keep the ambient ~0.4-0.55, which keeps the back-lit side of a hand readable, as a capture dome does.
+    """
     num = int(rng.integers(1, 4))
     dirs = rng.normal(size=(num, 3))
     dirs[0, 2] = -abs(dirs[0, 2]) - 0.8  # the key light shines down onto the workspace (world up is +z)
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-    intensities = np.concatenate([[rng.uniform(0.55, 0.95)], rng.uniform(0.15, 0.5, size=num - 1)])
+    intensities = np.concatenate([[rng.uniform(0.4, 0.9)], rng.uniform(0.1, 0.4, size=num - 1)])
     # Colour temperature: a warm light loses some blue, a cool one some red.
     temperature = rng.uniform(-1.0, 1.0, size=(num, 1))
     warm_loss, cool_loss = np.array([0.0, 0.05, 0.15]), np.array([0.15, 0.05, 0.0])
@@ -141,8 +156,8 @@ def sample_studio_lighting(rng: np.random.Generator) -> StudioLighting:
         directions_world=dirs,
         intensities=intensities,
         colors=colors,
-        ambient=float(rng.uniform(0.22, 0.45)),
-        headlight=float(rng.uniform(0.2, 0.45)),
+        ambient=float(rng.uniform(0.38, 0.55)),
+        headlight=float(rng.uniform(0.35, 0.6)),
     )
 
 

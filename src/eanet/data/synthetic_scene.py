@@ -398,7 +398,7 @@ class HandRig:
         flat = -layer.hands_mean.cpu().numpy() if not layer.flat_hand_mean else np.zeros(45)
         verts, _, _ = self.run(side, np.concatenate([np.zeros(3), flat])[None], np.zeros((1, NUM_BETAS)))
         normals = vertex_normals(verts[0], self.faces[side])
-        return np.clip(0.2 + 1.2 * (normals @ n), 0.0, 1.0)
+        return np.clip(0.35 + 0.9 * (normals @ n), 0.0, 1.0)  # a soft band where palm and back meet
 
     def palm_weights(self, side: str) -> np.ndarray:
         """``(V,)`` in ``[0, 1]``: 1 on the palm side of the hand (palm and finger pads), 0 on the back."""
