@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/images/synthetic_grid.png", help="PNG to write")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--columns", type=int, default=6)
-    parser.add_argument("--rows", type=int, default=3)
-    parser.add_argument("--tile", type=int, default=288, help="tile size in pixels")
+    parser.add_argument("--rows", type=int, default=2)
+    parser.add_argument("--tile", type=int, default=240, help="tile size in pixels")
     parser.add_argument("--hand-model", choices=("open", "mano"), default="open")
     parser.add_argument("--mano-dir", default=None)
     parser.add_argument("--keep", default=None, help="generate the dataset here (kept) instead of a temporary folder")
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         sheet = contact_sheet(tiles[:count], columns=args.columns)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    from PIL import Image
+
+    Image.fromarray(sheet).save(out, optimize=True)  # the sensor noise makes PNGs large: squeeze what is lossless
     print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 
