@@ -48,7 +48,8 @@ class HandPrediction:
         root_pose_aa: ``(B, 3)`` root rotation, axis-angle.
         hand_pose_aa: ``(B, 45)`` finger rotations, axis-angle, relative to the hand model's mean pose when the
             hand model uses ``flat_hand_mean=False`` (the official setting).
-        pose_rotmat: ``(B, 16, 3, 3)`` root then finger rotations as matrices (MANO joint order).
+        pose_rotmat: ``(B, 16, 3, 3)`` root then finger rotations as matrices (MANO joint order), as regressed:
+            like ``hand_pose_aa``, the finger rotations exclude the mean pose when ``flat_hand_mean=False``.
         betas: ``(B, 10)`` shape coefficients.
         cam: ``(B, 3)`` weak-perspective camera ``(s, tx, ty)`` in heatmap pixels (per metre for ``s``).
         joints_hm: ``(B, 21, 3)`` 2.5D joints from the heatmap soft-argmax, heatmap units.
