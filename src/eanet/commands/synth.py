@@ -70,7 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of sequences per kind: touch, overlap, interlaced, far, right, left (default 22/14/12/12/20/20)",
     )
     parser.add_argument("--hic", action="store_true", help="also write a HIC-format set to OUT/HIC")
-    parser.add_argument("--hic-frames", type=int, default=64, help="frames of the HIC-format set (default 64)")
+    parser.add_argument(
+        "--hic-frames", type=int, default=None, help="frames of the HIC-format set (default 64; implies --hic)"
+    )
     parser.add_argument("--masks", action="store_true", help="also write hand masks (OUT/masks, 0/1/2 = none/R/L)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
     parser.add_argument("--backend", choices=("auto", "pyrender", "torch"), default="auto", help="renderer backend")
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         frames_per_sequence=args.frames_per_sequence,
         sequences_per_capture=args.sequences_per_capture,
         kind_weights=weights,
-        hic_frames=args.hic_frames if args.hic else 0,
+        hic_frames=(64 if args.hic_frames is None else args.hic_frames) if args.hic or args.hic_frames else 0,
         masks=args.masks,
         backend=args.backend,
         workers=args.workers,

@@ -513,7 +513,13 @@ def build_hand_layers(kind: str, mano_dir: str | None):
     from eanet.hand_model import build_hand_models
     from eanet.hand_model.config import HandModelConfig
 
-    return build_hand_models(HandModelConfig(kind=kind, mano_dir=mano_dir))  # type: ignore[arg-type]
+    if kind == "mano":
+        from eanet.hand_model.layer import HandModelLayer
+        from eanet.hand_model.mano import load_mano_pair
+
+        right, left = load_mano_pair(mano_dir, origin="--mano-dir (SynthConfig.mano_dir)" if mano_dir else None)
+        return HandModelLayer(right), HandModelLayer(left)
+    return build_hand_models(HandModelConfig(kind=kind))  # type: ignore[arg-type]
 
 
 # Worker processes keep one _CaptureRenderer each (created by the pool initializer).
@@ -699,9 +705,10 @@ def generate_synthetic_dataset(
     """
     cfg.validate()
     out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir, cfg, overwrite)
     start = time.perf_counter()
     local = _CaptureRenderer(cfg, out_dir)
+    _ = local.rig  # load the hand model first: missing MANO files fail before anything is written
+    _prepare_out_dir(out_dir, cfg, overwrite)
     images: dict[str, int] = {}
     frames: dict[str, int] = {}
     backend = ""
