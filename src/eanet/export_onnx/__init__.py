@@ -1,0 +1,52 @@
+"""ONNX export of the whole EANet (image -> parameters, joints, vertices) and an ONNX Runtime model for inference.
+
+    >>> from eanet.export_onnx import export_checkpoint, OnnxModel, predictor_from_onnx
+    >>> export_checkpoint("model.safetensors", "model.onnx", check=True)          # doctest: +SKIP
+    >>> predictor = predictor_from_onnx("model.onnx")                               # doctest: +SKIP
+    >>> result = predictor.predict("two_hands.png", cropped=True)                  # doctest: +SKIP
+
+The ONNX file is one self-contained file (weights inside, no external data) with a dynamic batch axis. Its one
+input is ``image`` ``(batch, 3, H, W)`` float32 RGB in ``[0, 1]``; its outputs are every field of
+:class:`eanet.structures.HandPrediction` for each hand (``right_verts_cam``, ``left_pose_rotmat``, ...) and
+``rel_trans``: see :data:`OUTPUT_NAMES` and ``docs/onnx.md``. The hand model is part of the graph, so the file
+carries the hand model's arrays: an export made with MANO contains MANO data and must not be shared.
+
+Importing this package is light: torch/onnx load in :mod:`.export`, onnxruntime in :mod:`.runtime`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from eanet.export_onnx.names import FORMAT, FORMAT_VERSION, HAND_FIELDS, OUTPUT_NAMES
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "HAND_FIELDS",
+    "OUTPUT_NAMES",
+    "OnnxExportWrapper",
+    "export_onnx",
+    "export_checkpoint",
+    "compare_with_torch",
+    "OnnxModel",
+    "read_onnx_metadata",
+    "predictor_from_onnx",
+]
+
+_LAZY = {
+    "OnnxExportWrapper": "eanet.export_onnx.export",
+    "export_onnx": "eanet.export_onnx.export",
+    "export_checkpoint": "eanet.export_onnx.export",
+    "compare_with_torch": "eanet.export_onnx.export",
+    "OnnxModel": "eanet.export_onnx.runtime",
+    "read_onnx_metadata": "eanet.export_onnx.runtime",
+    "predictor_from_onnx": "eanet.export_onnx.runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

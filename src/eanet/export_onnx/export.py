@@ -1,0 +1,333 @@
+"""Export an EANet (network and both hand-model layers) to one ONNX file, and check it against PyTorch.
+
+The graph is traced by the dynamo-based exporter (``torch.onnx.export(..., dynamo=True)``) with a dynamic batch
+axis and saved as one file (``external_data=False``; protobuf's 2 GiB limit is far above EANet's ~0.3 GB).
+
+Why ``optimize=False``: the exporter's default ONNX optimisation pass removes the ``+ 1e-8`` that
+:func:`eanet.geometry.axis_angle_to_rotmat` adds to the rotation vector before taking its norm (smplx's
+``batch_rodrigues`` trick that makes a zero rotation come out as the identity). In the optimised graph a zero
+axis-angle divides 0 by 0 and ONNX Runtime returns NaN vertices for any hand whose root or finger rotation is
+exactly zero. The unoptimised graph keeps the addition; ONNX Runtime's own graph optimisations (applied when a
+session is created) do not remove it, and ``tests/export_onnx`` checks a zero-rotation hand.
+
+The file records (``metadata_props``) the resolved configuration, the hand model's kind, name and fingerprint and
+the checkpoint's SHA-256, so :class:`eanet.export_onnx.runtime.OnnxModel` can rebuild the matching hand model and
+refuse a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from eanet.errors import InvalidInputError, MissingFileError
+from eanet.export_onnx.names import BATCH_DIM, FORMAT, FORMAT_VERSION, HAND_FIELDS, INPUT_NAME, OUTPUT_NAMES
+
+if TYPE_CHECKING:
+    from eanet.config import Config
+    from eanet.hand_model.config import HandModelConfig
+    from eanet.model.eanet import EANet
+
+__all__ = ["OnnxExportWrapper", "ParityReport", "export_onnx", "export_checkpoint", "compare_with_torch", "file_sha256"]
+
+logger = logging.getLogger(__name__)
+
+#: Outputs whose differences are reported as vertex / joint errors (metres).
+_VERTEX_OUTPUTS = ("right_verts_cam", "left_verts_cam")
+_JOINT_OUTPUTS = ("right_joints_cam", "left_joints_cam")
+
+
+class OnnxExportWrapper(nn.Module):
+    """The model with a flat tuple output (ONNX graphs return tensors, not dataclasses).
+
+    Args:
+        model: an :class:`~eanet.model.eanet.EANet` with its hand-model layers.
+
+    ``forward(image)`` with ``image`` ``(B, 3, H, W)`` returns the tensors named by
+    :data:`~eanet.export_onnx.names.OUTPUT_NAMES`, in that order.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        pred = self.model(image)
+        outputs = [getattr(hand, name) for _, hand in pred.hands() for name in HAND_FIELDS]
+        outputs.append(pred.rel_trans)
+        return tuple(outputs)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _metadata(model: EANet, cfg: Config, checkpoint_sha256: str, checkpoint_name: str, opset: int) -> dict[str, str]:
+    import eanet
+    from eanet.config import config_to_dict
+    from eanet.model.checkpoint import hand_model_fingerprint
+
+    right, left = model.hand_models["right"], model.hand_models["left"]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "eanet_version": eanet.__version__,
+        "torch_version": torch.__version__,
+        "opset": str(opset),
+        "config": json.dumps(config_to_dict(cfg), sort_keys=True),
+        "input_name": INPUT_NAME,
+        "input_size_hw": ",".join(str(s) for s in model.input_size),
+        "outputs": ",".join(OUTPUT_NAMES),
+        "hand_model_kind": cfg.hand_model.kind,
+        "hand_model_name": str(getattr(right, "name", "")),
+        "hand_model_fingerprint": hand_model_fingerprint(right, left),
+        # MANO's license forbids redistributing its data; the graph holds the hand model's arrays as constants.
+        "contains_mano_data": "true" if getattr(right, "is_mano", False) else "false",
+        "checkpoint_sha256": checkpoint_sha256,
+        "checkpoint_file": checkpoint_name,
+    }
+
+
+def export_onnx(
+    model: EANet,
+    cfg: Config,
+    path: str | Path,
+    *,
+    opset: int | None = None,
+    checkpoint_sha256: str = "",
+    checkpoint_name: str = "",
+    example_batch: int = 2,
+) -> dict[str, str]:
+    """Export ``model`` to one ONNX file with a dynamic batch axis.
+
+    Args:
+        model: an :class:`~eanet.model.eanet.EANet` with hand-model layers (moved to the CPU in eval mode for
+            the trace).
+        cfg: the resolved configuration the model was built from (recorded; its ``model`` and ``hand_model``
+            sections must describe ``model``).
+        path: output ``.onnx`` file (written atomically: a temporary file next to it, then renamed).
+        opset: ONNX opset (default: the exporter's, 20 with torch 2.14).
+        checkpoint_sha256: SHA-256 of the checkpoint the weights came from (recorded).
+        checkpoint_name: the checkpoint's file name (recorded; no directory).
+        example_batch: batch size of the example input traced (not 1: torch.export specialises size-1 axes).
+
+    Returns:
+        The metadata written into the file.
+    """
+    if getattr(model, "hand_models", None) is None:
+        raise InvalidInputError("the model has no hand-model layers; build it with build_model() or load_model()")
+    if tuple(model.input_size) != tuple(cfg.model.input_size):
+        raise InvalidInputError(
+            f"the model's input size {model.input_size} differs from cfg.model.input_size {cfg.model.input_size}; "
+            "pass the configuration the model was built from"
+        )
+    if example_batch < 2:
+        raise InvalidInputError("example_batch must be at least 2 (a size-1 axis would be traced as a constant)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu").eval()
+    wrapper = OnnxExportWrapper(model).eval()
+    H, W = model.input_size
+    example = torch.rand(example_batch, 3, H, W, generator=torch.Generator().manual_seed(0))  # (B, 3, H, W)
+    batch = torch.export.Dim(BATCH_DIM, min=1)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        program = torch.onnx.export(
+            wrapper,
+            (example,),
+            dynamo=True,
+            external_data=False,
+            optimize=False,  # the default optimisation drops Rodrigues' epsilon (see the module docstring)
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes={"image": {0: batch}},
+            verbose=False,
+        )
+    used_opset = int(program.model.opset_imports.get("", opset or 0))
+    metadata = _metadata(model, cfg, checkpoint_sha256, checkpoint_name, used_opset)
+    program.model.metadata_props.update(metadata)
+    program.model.doc_string = (
+        f"EANet two-hand mesh recovery (eanet {metadata['eanet_version']}): input {INPUT_NAME} (batch, 3, {H}, {W}) "
+        "float32 RGB in [0, 1]; outputs per hand and rel_trans (see docs/onnx.md)."
+    )
+    _check_signature(program.model)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        program.save(str(tmp), external_data=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.info(
+        "exported %s (opset %d, %.1f MB) in %.0f s", path, used_opset, path.stat().st_size / 1e6, time.perf_counter() - t0
+    )
+    if metadata["contains_mano_data"] == "true":
+        logger.warning(
+            "%s contains MANO data (the hand model is part of the graph): MANO's license does not allow sharing it", path
+        )
+    return metadata
+
+
+def _check_signature(model: Any) -> None:
+    """The graph has our input and output names and a named dynamic batch axis on each (an ``onnx_ir`` model)."""
+    inputs = [v.name for v in model.graph.inputs]
+    outputs = [v.name for v in model.graph.outputs]
+    if inputs != [INPUT_NAME] or outputs != list(OUTPUT_NAMES):
+        raise RuntimeError(f"exported graph has inputs {inputs} and outputs {outputs}, expected {OUTPUT_NAMES}")
+    for value in (*model.graph.inputs, *model.graph.outputs):
+        first = value.shape[0] if value.shape is not None else None
+        if str(first) != BATCH_DIM:
+            raise RuntimeError(f"exported graph value {value.name} has a fixed first axis {first}, not {BATCH_DIM!r}")
+
+
+@dataclass
+class ParityReport:
+    """Largest absolute differences between ONNX Runtime and PyTorch on the same random inputs.
+
+    Attributes:
+        batch_sizes: the batch sizes run through the same ONNX file.
+        max_abs_diff: per output name, the maximum over all batch sizes.
+        non_finite: output names where either side gave NaN/inf (where the other did not).
+        seconds: wall time of the comparison.
+    """
+
+    batch_sizes: tuple[int, ...]
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    non_finite: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def max_vertex_diff_m(self) -> float:
+        return max(self.max_abs_diff[k] for k in _VERTEX_OUTPUTS)
+
+    @property
+    def max_joint_diff_m(self) -> float:
+        return max(self.max_abs_diff[k] for k in _JOINT_OUTPUTS)
+
+    def passed(self, tolerance_m: float = 1e-4) -> bool:
+        """Vertices and joints agree to ``tolerance_m`` metres and nothing is non-finite on one side only."""
+        return not self.non_finite and self.max_vertex_diff_m <= tolerance_m and self.max_joint_diff_m <= tolerance_m
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one output per line."""
+        width = max(len(k) for k in self.max_abs_diff)
+        out = [f"ONNX Runtime vs PyTorch, batch sizes {list(self.batch_sizes)}: max |difference|"]
+        out += [f"  {k:<{width}}  {v:.3e}" for k, v in self.max_abs_diff.items()]
+        out.append(f"  vertices {self.max_vertex_diff_m:.3e} m, joints {self.max_joint_diff_m:.3e} m")
+        if self.non_finite:
+            out.append(f"  NON-FINITE on one side only: {', '.join(self.non_finite)}")
+        return out
+
+
+def compare_with_torch(
+    model: nn.Module,
+    onnx_model: Any,
+    batch_sizes: Sequence[int] = (1, 2),
+    *,
+    images: Sequence[Tensor] | None = None,
+    seed: int = 0,
+) -> ParityReport:
+    """Run the same images through PyTorch and an ONNX file; report the largest differences per output.
+
+    Args:
+        model: the PyTorch model (``img -> TwoHandPrediction``), run on the CPU.
+        onnx_model: an :class:`~eanet.export_onnx.runtime.OnnxModel` or a path to the ``.onnx`` file.
+        batch_sizes: random batches of these sizes (uniform in ``[0, 1]``) are compared.
+        images: explicit ``(B, 3, H, W)`` batches instead of random ones.
+        seed: of the random batches.
+    """
+    from eanet.export_onnx.runtime import OnnxModel
+
+    if not isinstance(onnx_model, OnnxModel):
+        onnx_model = OnnxModel(onnx_model)
+    t0 = time.perf_counter()
+    wrapper = OnnxExportWrapper(model).eval()
+    if images is None:
+        H, W = onnx_model.input_size
+        g = torch.Generator().manual_seed(seed)
+        images = [torch.rand(b, 3, H, W, generator=g) for b in batch_sizes]  # (B, 3, H, W) each
+    report = ParityReport(batch_sizes=tuple(int(x.shape[0]) for x in images))
+    for x in images:
+        with torch.no_grad():
+            ref = wrapper(x.to(torch.float32))
+        got = onnx_model.run_arrays(x.numpy())
+        for name, r in zip(OUTPUT_NAMES, ref, strict=True):
+            r = r.numpy()
+            o = got[name]
+            if o.shape != r.shape:
+                raise RuntimeError(f"{name}: ONNX shape {o.shape} != PyTorch shape {r.shape}")
+            if (np.isfinite(o) != np.isfinite(r)).any() and name not in report.non_finite:
+                report.non_finite.append(name)
+            both = np.isfinite(o) & np.isfinite(r)
+            diff = float(np.abs(o[both] - r[both]).max()) if both.any() else 0.0
+            report.max_abs_diff[name] = max(diff, report.max_abs_diff.get(name, 0.0))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def load_for_export(
+    checkpoint: str | Path,
+    *,
+    mano_dir: str | Path | None = None,
+    hand_model_cfg: HandModelConfig | None = None,
+) -> tuple[EANet, Config]:
+    """Load our ``.safetensors`` checkpoint, or an official ``.pth.tar`` (MANO), on the CPU for export."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
+    if checkpoint.suffix == ".safetensors":
+        from eanet.model.checkpoint import load_model
+
+        return load_model(checkpoint, "cpu", mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+    import dataclasses
+
+    from eanet.config import Config
+    from eanet.hand_model.config import HandModelConfig
+    from eanet.model.official import load_official, official_model_config
+
+    model = load_official(checkpoint, mano_dir, hand_model_cfg=hand_model_cfg, device="cpu")
+    hand_cfg = hand_model_cfg or HandModelConfig(kind="mano", mano_dir=None if mano_dir is None else str(mano_dir))
+    cfg = dataclasses.replace(Config(), model=official_model_config(), hand_model=hand_cfg)
+    return model.eval(), cfg
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    mano_dir: str | Path | None = None,
+    hand_model_cfg: HandModelConfig | None = None,
+    opset: int | None = None,
+    check: bool = False,
+    check_batch_sizes: Sequence[int] = (1, 2),
+) -> tuple[dict[str, str], ParityReport | None]:
+    """Export a checkpoint to ONNX; with ``check``, compare ONNX Runtime with PyTorch on random images.
+
+    Raises:
+        CheckpointMismatchError: the checkpoint was trained with another hand model than the one given (or found).
+
+    Returns:
+        ``(metadata written, parity report or None)``.
+    """
+    model, cfg = load_for_export(checkpoint, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+    checkpoint = Path(checkpoint)
+    metadata = export_onnx(
+        model, cfg, out, opset=opset, checkpoint_sha256=file_sha256(checkpoint), checkpoint_name=checkpoint.name
+    )
+    report = compare_with_torch(model, out, check_batch_sizes) if check else None
+    return metadata, report
