@@ -1,1 +1,43 @@
+"""Inference: the :class:`Predictor` (images -> both hands in the original camera frame), hand detection, video
+with temporal smoothing, exports (JSON, OBJ, PLY, GLB) and renders. See ``docs/inference.md``.
 
+    >>> from eanet.inference import Predictor
+    >>> with Predictor.from_checkpoint("model.safetensors") as predictor:
+    ...     result = predictor.predict("two_hands.png", cropped=True)
+
+Importing this package is light; torch loads with the predictor.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from eanet.inference.config import InferenceConfig
+
+__all__ = [
+    "InferenceConfig",
+    "Predictor",
+    "ImagePrediction",
+    "HandResult",
+    "FailedPrediction",
+    "MediaPipeHandDetector",
+    "OneEuroFilter",
+    "predict_inputs",
+]
+
+_LAZY = {
+    "Predictor": "eanet.inference.predictor",
+    "ImagePrediction": "eanet.inference.result",
+    "HandResult": "eanet.inference.result",
+    "FailedPrediction": "eanet.inference.result",
+    "MediaPipeHandDetector": "eanet.inference.detect",
+    "OneEuroFilter": "eanet.inference.smoothing",
+    "predict_inputs": "eanet.inference.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

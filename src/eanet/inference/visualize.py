@@ -1,0 +1,105 @@
+"""Pictures of a prediction: both meshes over the input with the predicted camera, a side view, 2D joints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eanet.render.scene import HAND_COLORS, Mesh
+
+__all__ = [
+    "PredictionRenders",
+    "prediction_meshes",
+    "render_overlay",
+    "render_side",
+    "render_joints",
+    "render_prediction",
+    "render_scale",
+]
+
+
+@dataclass
+class PredictionRenders:
+    """``overlay`` and ``side`` ``(h, w, 3)`` uint8 RGB; ``joints`` the 2D joints drawn on the input; ``scale``
+    the factor from original-image pixels to these images' pixels (1 unless the input was larger than the limit)."""
+
+    overlay: np.ndarray
+    side: np.ndarray
+    joints: np.ndarray
+    scale: float
+
+
+def prediction_meshes(prediction) -> list[Mesh]:
+    """The two hands as render meshes in the camera frame (right first), in their overlay colours."""
+    return [Mesh(hand.verts_cam, hand.faces, HAND_COLORS[side], 1.0, side) for side, hand in prediction.hands()]
+
+
+def render_scale(width: int, height: int, max_size: int) -> float:
+    """Factor that brings an image's larger side down to ``max_size`` (1 when it already fits)."""
+    return min(1.0, float(max_size) / float(max(width, height)))
+
+
+def _scaled(prediction, image: np.ndarray, max_size: int):
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = render_scale(width, height, max_size)
+    camera = prediction.camera
+    if scale < 1.0:
+        camera = camera.scaled(scale)
+        image = cv2.resize(image, (camera.width, camera.height), interpolation=cv2.INTER_AREA)
+    return image, camera, scale
+
+
+def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85) -> np.ndarray:
+    """Both meshes over ``image`` as the predicted camera sees them (downscaled to ``max_size`` when larger)."""
+    from eanet.render import overlay
+
+    image, camera, _ = _scaled(prediction, image, max_size)
+    return overlay(image, prediction_meshes(prediction), camera, renderer=renderer, alpha=alpha)
+
+
+def render_side(prediction, size: int, renderer, angle_deg: float = 90.0) -> np.ndarray:
+    """Both meshes turned ``angle_deg`` about the camera's vertical axis, framed, on white (depth order visible)."""
+    from eanet.render import side_view
+
+    return side_view(prediction_meshes(prediction), size, size, angle_deg=angle_deg, renderer=renderer).rgb.copy()
+
+
+def render_joints(prediction, image: np.ndarray, max_size: int = 1600) -> np.ndarray:
+    """The 2D joints of both hands drawn on ``image`` (wrists marked with the hand's colour)."""
+    import cv2
+
+    from eanet.render import draw_joints_2d
+
+    image, _, scale = _scaled(prediction, image, max_size)
+    out = np.ascontiguousarray(image)
+    for side_name, hand in prediction.hands():
+        # Pixel centres sit at integers, so a resize maps u to (u + 0.5) * s - 0.5 (as Camera.scaled).
+        uv = (hand.joints_2d + 0.5) * scale - 0.5
+        out = draw_joints_2d(out, uv)
+        if np.all(np.isfinite(uv[0])):
+            cv2.circle(out, tuple(int(round(v)) for v in uv[0]), max(2, round(4 * max(out.shape[:2]) / 512)),
+                       tuple(int(c * 255) for c in HAND_COLORS[side_name]), -1, cv2.LINE_AA)  # fmt: skip
+    return out
+
+
+def render_prediction(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,
+                      side_angle_deg: float = 90.0) -> PredictionRenders:  # fmt: skip
+    """Render the overlay (meshes over ``image`` with the predicted camera), a side view and the 2D joints.
+
+    Args:
+        prediction: :class:`~eanet.inference.result.ImagePrediction`.
+        image: the original ``(H, W, 3)`` uint8 RGB image.
+        renderer: an :class:`eanet.render.Renderer` (kept alive across images by the caller).
+        max_size: images larger than this are rendered downscaled (camera scaled alike).
+        alpha: mesh opacity over the image.
+        side_angle_deg: turn of the side view about the camera's vertical axis.
+    """
+    over = render_overlay(prediction, image, renderer, max_size, alpha)
+    size = max(256, min(over.shape[:2]))
+    side = render_side(prediction, size, renderer, side_angle_deg)
+    joints = render_joints(prediction, image, max_size)
+    scale = render_scale(image.shape[1], image.shape[0], max_size)
+    return PredictionRenders(overlay=over, side=side, joints=joints, scale=scale)
