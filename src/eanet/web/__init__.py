@@ -1,1 +1,32 @@
+"""The local web demo (``eanet serve``): upload a photo, see the meshes over it and in a 3D viewer, download the
+JSON and GLB. Needs the ``web`` extra (Gradio). See ``docs/web.md``.
 
+    >>> from eanet.inference import Predictor
+    >>> from eanet.web import build_app, launch_app
+    >>> app = build_app(Predictor.from_checkpoint("model.safetensors"))   # doctest: +SKIP
+    >>> launch_app(app, "127.0.0.1", 7860)                                 # doctest: +SKIP
+
+Importing this package is light; Gradio loads with :mod:`eanet.web.app` (which turns Gradio's analytics off first).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["build_app", "launch_app", "DemoSettings", "DemoRunner", "UploadLimits", "decode_upload"]
+
+_LAZY = {
+    "build_app": "eanet.web.app",
+    "launch_app": "eanet.web.app",
+    "DemoSettings": "eanet.web.app",
+    "DemoRunner": "eanet.web.app",
+    "UploadLimits": "eanet.web.uploads",
+    "decode_upload": "eanet.web.uploads",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

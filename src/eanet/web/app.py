@@ -1,0 +1,349 @@
+"""The local web demo: upload a photo, see both hand meshes over it, turn them in a 3D viewer, download JSON and GLB.
+
+Everything the demo computes goes through :class:`eanet.inference.predictor.Predictor` and the inference package's
+renders and writers (:func:`~eanet.inference.visualize.render_prediction`,
+:func:`~eanet.inference.export.write_json`, :func:`~eanet.inference.export.write_glb`); this module only adds the
+page, upload checks and file housekeeping.
+
+Security (see ``docs/web.md``):
+
+* Gradio's usage analytics are off (``GRADIO_ANALYTICS_ENABLED=False`` is set before Gradio is imported, and
+  ``analytics_enabled=False``), and the server binds to ``127.0.0.1`` unless told otherwise; there is no share link.
+* Uploads arrive as bytes (:func:`eanet.web.uploads.decode_upload`): size, type (by content) and pixel count are
+  checked before decoding; no file name or path from the browser is used.
+* Results are written under a private temporary directory (mode 0700) with generated names; only the most recent
+  ``keep_results`` results are kept and the directory is removed when the demo closes.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before Gradio is imported anywhere through this module: no usage analytics or version checks sent out.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import importlib.util  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import uuid  # noqa: E402
+import weakref  # noqa: E402
+from collections import deque  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from eanet.errors import UserError  # noqa: E402
+from eanet.web.uploads import ALLOWED_SUFFIXES, UploadError, UploadLimits, decode_upload  # noqa: E402
+
+__all__ = ["DemoSettings", "DemoResult", "DemoRunner", "MODES", "parse_box", "build_app", "launch_app"]
+
+logger = logging.getLogger(__name__)
+
+#: How the crop is chosen: label shown -> internal name.
+MODE_CROPPED = "The photo is already cropped to the hands"
+MODE_BOX = "Use my box around both hands"
+MODE_DETECT = "Detect the hands (MediaPipe)"
+MODES = {MODE_CROPPED: "cropped", MODE_BOX: "box", MODE_DETECT: "detect"}
+
+JSON_NAME = "eanet_hands.json"
+GLB_NAME = "eanet_hands.glb"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Settings of the web demo.
+
+    Attributes:
+        limits: upload limits (bytes, pixels).
+        render_max_size: largest side of the overlay shown (larger photos are rendered downscaled).
+        keep_results: result folders kept on disk (older ones are deleted; downloads of them stop working).
+        title: page title.
+        detection: offer MediaPipe detection (``None``: when MediaPipe and its model file are installed).
+    """
+
+    limits: UploadLimits = field(default_factory=UploadLimits)
+    render_max_size: int = 1024
+    keep_results: int = 8
+    title: str = "EANet: two interacting hands from one photo"
+    detection: bool | None = None
+
+
+@dataclass
+class DemoResult:
+    """What one upload produced. ``message`` is Markdown for the status line; on failure only it is set."""
+
+    ok: bool
+    message: str
+    overlay: np.ndarray | None = None
+    side: np.ndarray | None = None
+    glb_path: Path | None = None
+    json_path: Path | None = None
+    summary: dict[str, Any] | None = None
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_box(text: str | None) -> tuple[float, float, float, float]:
+    """``"x, y, w, h"`` (pixels; commas and/or spaces) -> a box; :class:`UploadError` with an example otherwise."""
+    numbers = re.findall(_NUMBER, text or "")
+    rest = re.sub(_NUMBER, "", text or "")
+    if len(numbers) != 4 or re.sub(r"[\s,;()\[\]]", "", rest):
+        raise UploadError(
+            f"the box must be four numbers x, y, width, height in pixels (e.g. 120, 80, 300, 260); got {text!r}"
+        )
+    x, y, w, h = (float(n) for n in numbers)
+    if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+        raise UploadError(f"the box needs a positive width and height; got {text!r}")
+    return x, y, w, h
+
+
+def detection_available(predictor: Any) -> tuple[bool, str]:
+    """Whether MediaPipe and its model file are installed; ``(available, why not)``."""
+    if importlib.util.find_spec("mediapipe") is None:
+        return False, "MediaPipe is not installed (pip install 'eanet[detect]'; then `eanet detector fetch`)"
+    from eanet.inference.detect import default_detector_model_path
+
+    configured = getattr(predictor.config, "detector_model_path", None)
+    path = Path(configured).expanduser() if configured else default_detector_model_path()
+    if not path.is_file():
+        return False, f"the hand-landmarker model {path} is missing (`eanet detector fetch` makes it)"
+    return True, ""
+
+
+class DemoRunner:
+    """Runs uploads through the predictor, renders and writes the results (one worker thread for all of it).
+
+    Args:
+        predictor: a :class:`~eanet.inference.predictor.Predictor` (PyTorch or ONNX Runtime backed).
+        settings: see :class:`DemoSettings`.
+        renderer: an :class:`eanet.render.Renderer` (default: one with the predictor's ``render_backend``).
+
+    All prediction and rendering runs on one dedicated thread: an OpenGL context belongs to the thread that made
+    it, and the model is not re-entrant.
+    """
+
+    def __init__(self, predictor: Any, settings: DemoSettings | None = None, renderer: Any = None) -> None:
+        self.predictor = predictor
+        self.settings = settings or DemoSettings()
+        if self.settings.detection is None:
+            self.detection, self.detection_note = detection_available(predictor)
+        else:
+            self.detection, self.detection_note = bool(self.settings.detection), ""
+        self._renderer = renderer
+        self._owns_renderer = renderer is None
+        self.root = Path(tempfile.mkdtemp(prefix="eanet-web-"))  # mode 0700: private to this user
+        self._recent: deque[Path] = deque()
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eanet-web")
+        self._finalizer = weakref.finalize(self, DemoRunner._cleanup, self.root, self._executor)
+
+    @staticmethod
+    def _cleanup(root: Path, executor: ThreadPoolExecutor) -> None:
+        executor.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+    @property
+    def renderer(self):
+        if self._renderer is None:
+            from eanet.render import Renderer
+
+            self._renderer = Renderer(getattr(self.predictor.config, "render_backend", "auto"))
+        return self._renderer
+
+    def close(self) -> None:
+        """Release the renderer and delete every result written."""
+        if self._owns_renderer and self._renderer is not None:
+            self._executor.submit(self._renderer.close).result()
+            self._renderer = None
+        self._finalizer()
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def process(self, data: bytes | None, mode: str = "cropped", box_text: str | None = None) -> DemoResult:
+        """Check an upload, predict, render and write the outputs; failures come back as a message.
+
+        Args:
+            data: the uploaded file's bytes (None: nothing uploaded).
+            mode: ``cropped``, ``box`` or ``detect`` (or one of the :data:`MODES` labels).
+            box_text: ``"x, y, w, h"`` for ``box``.
+        """
+        mode = MODES.get(mode, mode)
+        try:
+            if data is None:
+                raise UploadError("upload a photo first (JPEG, PNG, WebP or BMP)")
+            if mode not in ("cropped", "box", "detect"):
+                raise UploadError(f"unknown mode {mode!r}")
+            if mode == "detect" and not self.detection:
+                raise UploadError(f"hand detection is not available here: {self.detection_note}")
+            image = decode_upload(data, self.settings.limits)
+            box = parse_box(box_text) if mode == "box" else None
+            return self._executor.submit(self._predict, image, mode, box).result()
+        except UserError as err:
+            logger.info("refused an upload: %s", err)
+            return DemoResult(ok=False, message=f"**Could not process the photo:** {err}")
+
+    def _predict(self, image: np.ndarray, mode: str, box: tuple[float, ...] | None) -> DemoResult:
+        from eanet.inference.export import write_glb, write_json
+        from eanet.inference.visualize import render_prediction
+
+        prediction = self.predictor.predict(image, box, cropped=mode == "cropped")
+        renders = render_prediction(prediction, image, self.renderer, max_size=self.settings.render_max_size)
+        out = self._new_result_dir()
+        data = prediction.to_dict(include_vertices=True)
+        data["source"] = "upload"
+        data["files"] = {"glb": GLB_NAME}
+        data["mesh_axes"] = {"glb": "yup"}
+        json_path = write_json(data, out / JSON_NAME)
+        glb_path = write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()}, out / GLB_NAME)
+        summary = {
+            "confidence": data["confidence"],
+            "crop": data["crop"],
+            "rel_trans_m": data["rel_trans"],
+            "hands": {side: {"root_cam_m": h["root_cam"], "betas": h["betas"]} for side, h in data["hands"].items()},
+            "warnings": data["warnings"],
+        }
+        note = "; ".join(prediction.warnings)
+        message = f"**Done.** Confidence {prediction.confidence:.2f}" + (f". Note: {note}" if note else "")
+        return DemoResult(True, message, renders.overlay, renders.side, glb_path, json_path, summary)
+
+    def _new_result_dir(self) -> Path:
+        with self._lock:
+            path = self.root / uuid.uuid4().hex
+            path.mkdir(mode=0o700)
+            self._recent.append(path)
+            while len(self._recent) > self.settings.keep_results:
+                shutil.rmtree(self._recent.popleft(), ignore_errors=True)
+            return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+_INTRO = """\
+# {title}
+
+Upload a photo of two interacting hands. EANet ([Park et al., ICCVW 2023](https://arxiv.org/abs/2309.01943))
+predicts both hands' 3D meshes; the overlay shows them through the estimated camera, the 3D view can be turned with
+the mouse, and the JSON (parameters, joints, vertices, camera) and GLB (both meshes) can be downloaded.
+
+Limits: JPEG, PNG, WebP or BMP; at most {max_mb:.0f} MB and {max_mp:.0f} megapixels. Photos are processed on this
+machine and are not kept: results are deleted when the demo stops.
+"""
+
+
+def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: DemoRunner | None = None):
+    """The demo page as a ``gradio.Blocks`` (not launched; see :func:`launch_app`).
+
+    Args:
+        predictor: a :class:`~eanet.inference.predictor.Predictor`.
+        settings: see :class:`DemoSettings`.
+        runner: a ready :class:`DemoRunner` (default: one made here for ``predictor``); it is closed with the app.
+
+    Returns:
+        The ``gr.Blocks``; its ``eanet_runner`` attribute is the runner.
+    """
+    import gradio as gr
+
+    settings = settings or DemoSettings()
+    runner = runner or DemoRunner(predictor, settings)
+    limits = settings.limits
+    modes = [MODE_CROPPED, MODE_BOX] + ([MODE_DETECT] if runner.detection else [])
+
+    def on_submit(data, mode, box_text):
+        result = runner.process(data, mode, box_text)
+        if not result.ok:
+            return (result.message, None, None, None, None, gr.DownloadButton(visible=False),
+                    gr.DownloadButton(visible=False))  # fmt: skip
+        return (
+            result.message,
+            result.overlay,
+            result.side,
+            str(result.glb_path),
+            result.summary,
+            gr.DownloadButton(value=str(result.json_path), visible=True),
+            gr.DownloadButton(value=str(result.glb_path), visible=True),
+        )
+
+    with gr.Blocks(title=settings.title, analytics_enabled=False, delete_cache=(600, 3600)) as app:
+        gr.Markdown(_INTRO.format(title=settings.title, max_mb=limits.max_bytes / 2**20, max_mp=limits.max_pixels / 1e6))
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(
+                    label="Photo (JPEG, PNG, WebP, BMP)",
+                    file_count="single",
+                    file_types=list(ALLOWED_SUFFIXES),
+                    type="binary",
+                    elem_id="eanet-upload",
+                )
+                mode = gr.Radio(modes, value=MODE_CROPPED, label="Where are the hands?", elem_id="eanet-mode")
+                box = gr.Textbox(
+                    label="Box around both hands: x, y, width, height (pixels)",
+                    placeholder="e.g. 120, 80, 300, 260",
+                    elem_id="eanet-box",
+                )
+                if not runner.detection:
+                    gr.Markdown(f"Automatic hand detection is off: {runner.detection_note}.")
+                run = gr.Button("Reconstruct the hands", variant="primary", elem_id="eanet-run")
+                status = gr.Markdown("Upload a photo, then press the button.", elem_id="eanet-status")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    overlay = gr.Image(label="Meshes over the photo", type="numpy", interactive=False,
+                                       format="png", elem_id="eanet-overlay")  # fmt: skip
+                    side = gr.Image(label="Side view (turned 90 degrees)", type="numpy", interactive=False,
+                                    format="png", elem_id="eanet-side")  # fmt: skip
+                viewer = gr.Model3D(label="Both hands in 3D (drag to turn)", clear_color=(1.0, 1.0, 1.0, 1.0),
+                                    height=420, interactive=False, elem_id="eanet-3d")  # fmt: skip
+                with gr.Row():
+                    json_button = gr.DownloadButton("Download JSON", visible=False, elem_id="eanet-json")
+                    glb_button = gr.DownloadButton("Download GLB", visible=False, elem_id="eanet-glb")
+                summary = gr.JSON(label="Summary (the JSON file has everything)", elem_id="eanet-summary")
+        run.click(
+            on_submit,
+            inputs=[upload, mode, box],
+            outputs=[status, overlay, side, viewer, summary, json_button, glb_button],
+            concurrency_limit=1,
+            api_name="reconstruct",
+        )
+    app.eanet_runner = runner
+    weakref.finalize(app, runner.close)
+    return app
+
+
+def launch_app(app, host: str = "127.0.0.1", port: int | None = 7860, *, block: bool = True,
+               settings: DemoSettings | None = None):  # fmt: skip
+    """Start the server (no share link, analytics off, upload size limited). Returns ``(app, local_url)``.
+
+    Args:
+        app: from :func:`build_app`.
+        host: interface to bind; ``127.0.0.1`` keeps the demo on this machine.
+        port: TCP port (None: Gradio picks a free one from 7860 up).
+        block: wait until interrupted (the CLI); False returns at once (tests).
+        settings: for the upload limit (default: the app runner's).
+    """
+    settings = settings or app.eanet_runner.settings
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "serving on %s: anyone who can reach this machine on port %s can use the demo (there is no login)",
+            host, port,
+        )  # fmt: skip
+    app.queue(max_size=16, default_concurrency_limit=1)
+    _, local_url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        max_file_size=settings.limits.max_bytes,
+        show_error=False,
+        quiet=True,
+        footer_links=[],
+        run_history=False,
+        mcp_server=False,
+        ssr_mode=False,
+    )
+    return app, local_url
