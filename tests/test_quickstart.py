@@ -1,0 +1,54 @@
+"""``eanet quickstart`` (issue 6 item 6) end to end with trimmed sizes: synthetic data, CPU training, evaluation,
+predictions on held-out synthetic images and on a photo, every output written and printed."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torchvision.models  # noqa: F401  (before anything renders: see tests/inference/conftest.py)
+
+from eanet.cli import main
+
+
+@pytest.mark.slow
+def test_quickstart_runs_every_stage(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(photo), cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (160, 120)))
+    out = tmp_path / "qs"
+    code = main(["quickstart", "--out", str(out), "--quick", "--photos", str(photo), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+
+    assert json.loads((out / "data" / "synthetic_manifest.json").read_text())["status"] == "complete"
+    assert (out / "run" / "model.safetensors").is_file() and (out / "run" / "config.yaml").is_file()
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["train_steps"] == 2
+    for stage in ("before_training", "after_training"):
+        assert np.isfinite(evaluation[stage]["mpjpe_all"]) and evaluation[stage]["mpjpe_all"] > 0
+    files = ("prediction.json", "right.obj", "left.obj", "right.ply", "left.ply", "hands.glb", "overlay.png",
+             "side.png", "joints.png")  # fmt: skip
+    synthetic = sorted(p for p in (out / "predictions" / "synthetic").iterdir() if p.is_dir())
+    assert len(synthetic) == 2
+    for folder in [*synthetic, out / "predictions" / "photos" / "photo"]:
+        assert all((folder / name).is_file() for name in files), folder
+    crop = json.loads((synthetic[0] / "prediction.json").read_text())["crop"]
+    assert crop["source"] == "crop"  # held-out images use their ground-truth crop boxes
+    assert json.loads((out / "predictions" / "photos" / "photo" / "prediction.json").read_text())["crop"]["source"] == "cropped"
+    status = json.loads((out / "quickstart.json").read_text())
+    assert status["status"] == "complete" and status["failed_inputs"] == 0
+    for path in (out / "run" / "model.safetensors", out / "eval.json", out / "predictions" / "photos" / "photo"):
+        assert str(path) in printed
+    assert "InterHand2.6M" in printed and "before -> after training" in printed
+
+
+def test_quickstart_refuses_to_overwrite_foreign_folders(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("user data")
+    assert main(["quickstart", "--out", str(tmp_path), "--quick"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["quickstart", "--out", str(tmp_path), "--quick", "--overwrite"]) == 2
+    assert "not written by `eanet quickstart`" in capsys.readouterr().err
+    assert (tmp_path / "keep.txt").read_text() == "user data"
