@@ -157,11 +157,19 @@ def analyze_images(
     seed: int = 0,
     provenance: dict[str, Any] | None = None,
     heads: bool = True,
+    skipped: Sequence[tuple[str, str]] = (),
 ) -> list[ImageReport]:
     """Analyse several images; a failing image is reported and the others still run.
 
     Writes ``out_dir/<image stem>/`` per image (see the module docstring) and ``out_dir/summary.json``.
+
+    Args:
+        skipped: ``(source, reason)`` of inputs that were refused before (listed as failed in the summary).
+
+    Raises:
+        InvalidInputError: the predictor's model has no extract-stage FuseFormer (before anything is written).
     """
+    extract_fuseformer(predictor.model)  # refuse unsuitable models once, not per image
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     provenance = dict(provenance or {})
@@ -189,6 +197,7 @@ def analyze_images(
         report = ImageReport(source, str(out_dir / name), files, _headline(analysis))
         logger.info("%s -> %s (%s)", source, report.out_dir, _describe(report.numbers))
         reports.append(report)
+    reports += [ImageReport(source, error=reason) for source, reason in skipped]
     summary = {
         "model": provenance,
         "seed": seed,

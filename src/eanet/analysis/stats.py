@@ -46,8 +46,8 @@ class TokenSet:
         return cls(name, points.astype(np.float32), labels.astype(np.int64), [g for g, _ in parts])
 
     def mask(self, *groups: str) -> np.ndarray:
-        """Boolean ``(n,)``: points of any of ``groups``."""
-        ids = [self.groups.index(g) for g in groups]
+        """Boolean ``(n,)``: points of any of ``groups`` (groups not in the set match nothing)."""
+        ids = [self.groups.index(g) for g in groups if g in self.groups]
         return np.isin(self.labels, ids)
 
 

@@ -119,12 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if args.set and not args.config:
         raise CommandError("--set applies to --config (a checkpoint records its own configuration)")
     items = collect_inputs(args.images, recursive=args.recursive)
-    failed = [f"{i.source}: {i.error}" for i in items if i.error is not None]
-    videos = [i.source for i in items if i.error is None and i.kind == "video"]
-    for message in failed:
-        logger.error("%s", message)
-    for source in videos:
-        logger.error("%s: videos are not analysed; pass images (e.g. frames extracted from the video)", source)
+    skipped = [(i.source, i.error) for i in items if i.error is not None]
+    skipped += [(i.source, "videos are not analysed; pass images (e.g. frames extracted from the video)")
+                for i in items if i.error is None and i.kind == "video"]  # fmt: skip
+    for source, reason in skipped:
+        logger.error("%s: %s", source, reason)
     images = [i.path for i in items if i.error is None and i.kind != "video"]
     if not images:
         raise CommandError("no images to analyse (see the messages above)")
@@ -132,8 +131,7 @@ def run(args: argparse.Namespace) -> int:
     predictor, provenance = (_predictor_from_checkpoint if args.checkpoint else _predictor_from_config)(args)
     with predictor:
         reports = analyze_images(predictor, images, args.out, box=args.bbox, cropped=args.cropped, seed=args.seed,
-                                 provenance=provenance, heads=not args.no_heads)  # fmt: skip
-    n_failed = sum(r.error is not None for r in reports) + len(failed) + len(videos)
-    logger.info("%d of %d image(s) analysed; results in %s", len(reports) - sum(r.error is not None for r in reports),
-                len(reports) + len(failed) + len(videos), args.out)  # fmt: skip
+                                 provenance=provenance, heads=not args.no_heads, skipped=skipped)  # fmt: skip
+    n_failed = sum(r.error is not None for r in reports)
+    logger.info("%d of %d image(s) analysed; results in %s", len(reports) - n_failed, len(reports), args.out)
     return 1 if n_failed else 0
