@@ -1,17 +1,10 @@
 """Fixtures for the web-demo tests: a predictor on a tiny random EANet (the UI needs no trained weights) and
-in-memory image files."""
+in-memory image files (``web_helpers``)."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-
-TINY = dict(
-    backbone="resnet18", input_size=(64, 64), width=32, num_heads=2, sa_depth=1, ca_depth=1, sjt_depth=1,
-    sjt_num_heads=2, heatmap_depth=4,
-)  # fmt: skip
+from web_helpers import TINY
 
 
 @pytest.fixture(scope="session")
@@ -31,16 +24,3 @@ def tiny_predictor():
     predictor = Predictor(model, hand_models, device="cpu")
     yield predictor
     predictor.close()
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (96, 80), seed: int = 0, **save_kwargs) -> bytes:
-    """A random-ish RGB image encoded as ``fmt`` in memory."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    w, h = size
-    y, x = np.mgrid[0:h, 0:w]
-    pixels = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), rng.integers(0, 255, (h, w))], -1)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format=fmt, **save_kwargs)
-    return buffer.getvalue()

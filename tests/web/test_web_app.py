@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import image_bytes
+from web_helpers import image_bytes
 
 from eanet.web.uploads import UploadError, UploadLimits, decode_upload, sniff_image_type
 
@@ -22,8 +22,9 @@ def test_accepted_types_decode_to_rgb(fmt, kind):
     rgb = decode_upload(data)
     assert rgb.shape == (80, 96, 3) and rgb.dtype == np.uint8
     if fmt in ("PNG", "BMP"):  # lossless: exactly the pixels encoded
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         np.testing.assert_array_equal(rgb, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
 
@@ -125,7 +126,7 @@ def test_runner_predicts_renders_and_writes_private_files(runner):
     scene = trimesh.load(result.glb_path)
     assert sorted(scene.geometry) == ["left", "right"]
     assert [g.vertices.shape[0] for g in scene.geometry.values()] == [num_verts, num_verts]
-    assert result.summary["hands"]["right"]["root_cam_m"] == data["hands"]["right"]["root_cam"]
+    assert result.summary["root_cam_m"]["right"] == data["hands"]["right"]["root_cam"]
 
 
 def test_runner_reports_bad_input_without_raising(runner):

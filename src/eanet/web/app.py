@@ -135,7 +135,8 @@ class DemoRunner:
         if self.settings.detection is None:
             self.detection, self.detection_note = detection_available(predictor)
         else:
-            self.detection, self.detection_note = bool(self.settings.detection), ""
+            self.detection = bool(self.settings.detection)
+            self.detection_note = "" if self.detection else "turned off in the demo's settings"
         self._renderer = renderer
         self._owns_renderer = renderer is None
         self.root = Path(tempfile.mkdtemp(prefix="eanet-web-"))  # mode 0700: private to this user
@@ -158,9 +159,11 @@ class DemoRunner:
         return self._renderer
 
     def close(self) -> None:
-        """Release the renderer and delete every result written."""
+        """Release the renderer and delete every result written (safe to call more than once)."""
+        if not self._finalizer.alive:
+            return
         if self._owns_renderer and self._renderer is not None:
-            self._executor.submit(self._renderer.close).result()
+            self._executor.submit(self._renderer.close).result()  # on the thread that owns the GL context
             self._renderer = None
         self._finalizer()
 
@@ -204,10 +207,10 @@ class DemoRunner:
         glb_path = write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()}, out / GLB_NAME)
         summary = {
             "confidence": data["confidence"],
-            "crop": data["crop"],
-            "rel_trans_m": data["rel_trans"],
-            "hands": {side: {"root_cam_m": h["root_cam"], "betas": h["betas"]} for side, h in data["hands"].items()},
             "warnings": data["warnings"],
+            "crop_box_xywh": data["crop"].get("box_xywh"),
+            "rel_trans_m": data["rel_trans"],
+            "root_cam_m": {side: h["root_cam"] for side, h in data["hands"].items()},
         }
         note = "; ".join(prediction.warnings)
         message = f"**Done.** Confidence {prediction.confidence:.2f}" + (f". Note: {note}" if note else "")
@@ -293,10 +296,10 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
                 status = gr.Markdown("Upload a photo, then press the button.", elem_id="eanet-status")
             with gr.Column(scale=2):
                 with gr.Row():
-                    overlay = gr.Image(label="Meshes over the photo", type="numpy", interactive=False,
-                                       format="png", elem_id="eanet-overlay")  # fmt: skip
+                    overlay = gr.Image(label="Meshes over the photo", type="numpy", interactive=False, format="png",
+                                       buttons=["download", "fullscreen"], elem_id="eanet-overlay")  # fmt: skip
                     side = gr.Image(label="Side view (turned 90 degrees)", type="numpy", interactive=False,
-                                    format="png", elem_id="eanet-side")  # fmt: skip
+                                    format="png", buttons=["download", "fullscreen"], elem_id="eanet-side")  # fmt: skip
                 viewer = gr.Model3D(label="Both hands in 3D (drag to turn)", clear_color=(1.0, 1.0, 1.0, 1.0),
                                     height=420, interactive=False, elem_id="eanet-3d")  # fmt: skip
                 with gr.Row():
