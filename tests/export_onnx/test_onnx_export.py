@@ -248,3 +248,24 @@ def test_full_architecture_parity_and_latency(tmp_path):
         f"(median of 5, {torch.get_num_threads()} threads): torch {np.median(torch_ms):.0f} ms, "
         f"onnxruntime {np.median(ort_ms):.0f} ms"
     )
+
+
+def test_web_demo_runs_on_the_onnx_file(exported):
+    """``eanet serve --onnx``: the demo's runner works unchanged on an ONNX-backed predictor."""
+    import io
+
+    from PIL import Image
+
+    from eanet.export_onnx import predictor_from_onnx
+    from eanet.web.app import DemoRunner, DemoSettings
+
+    buffer = io.BytesIO()
+    Image.fromarray(_test_image()).save(buffer, format="PNG")
+    runner = DemoRunner(predictor_from_onnx(exported.onnx, num_threads=1), DemoSettings(detection=False))
+    try:
+        result = runner.process(buffer.getvalue(), "cropped")
+        assert result.ok, result.message
+        assert json.loads(result.json_path.read_text())["model"]["backend"] == "onnxruntime"
+        assert result.glb_path.read_bytes()[:4] == b"glTF"
+    finally:
+        runner.close()
