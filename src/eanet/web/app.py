@@ -305,7 +305,8 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
                 with gr.Row():
                     json_button = gr.DownloadButton("Download JSON", visible=False, elem_id="eanet-json")
                     glb_button = gr.DownloadButton("Download GLB", visible=False, elem_id="eanet-glb")
-                summary = gr.JSON(label="Summary (the JSON file has everything)", elem_id="eanet-summary")
+                with gr.Accordion("Summary (the JSON file has everything)", open=False):
+                    summary = gr.JSON(show_label=False, elem_id="eanet-summary")
         run.click(
             on_submit,
             inputs=[upload, mode, box],
