@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from onnx_helpers import perturb_
 
 from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
 
@@ -31,6 +32,7 @@ def test_cli_check_prints_differences_within_tolerance(exported):
     assert float(match.group(1)) <= TOLERANCE_M and float(match.group(2)) <= TOLERANCE_M
     assert "batch sizes [1, 3]" in exported.stdout
     assert "right_verts_cam" in exported.stdout and "NON-FINITE" not in exported.stdout
+    assert re.search(r"CPU latency at batch 1, 1 thread\(s\), median of 2: PyTorch \d+ ms", exported.stdout)
 
 
 def test_one_self_contained_file_with_dynamic_batch(exported):
@@ -215,13 +217,14 @@ def test_full_architecture_parity_and_latency(tmp_path):
 
     from eanet.config import Config
     from eanet.export_onnx import OnnxModel, compare_with_torch, export_onnx
+    from eanet.export_onnx.export import benchmark_latency
     from eanet.hand_model import build_hand_models
     from eanet.hand_model.config import HandModelConfig
     from eanet.model import build_model
 
     torch.manual_seed(0)
     cfg = Config(hand_model=HandModelConfig(kind="open"))
-    model = build_model(cfg.model, hand_models=build_hand_models(cfg.hand_model)).eval()
+    model = perturb_(build_model(cfg.model, hand_models=build_hand_models(cfg.hand_model))).eval()
     path = tmp_path / "eanet.onnx"
     t0 = time.perf_counter()
     export_onnx(model, cfg, path)
@@ -230,23 +233,10 @@ def test_full_architecture_parity_and_latency(tmp_path):
     report = compare_with_torch(model, onnx_model, (1, 2))
     assert report.passed(TOLERANCE_M), "\n".join(report.lines())
 
-    x = torch.rand(1, 3, 256, 256)
-    torch_ms, ort_ms = [], []
-    with torch.inference_mode():
-        model(x)
-        onnx_model(x)
-        for _ in range(5):
-            t = time.perf_counter()
-            model(x)
-            torch_ms.append((time.perf_counter() - t) * 1e3)
-            t = time.perf_counter()
-            onnx_model(x)
-            ort_ms.append((time.perf_counter() - t) * 1e3)
+    latency = benchmark_latency(model, path, repeats=5)
     print(
         f"\nfull eanet: export {export_s:.0f} s, file {path.stat().st_size / 1e6:.0f} MB, vertices "
-        f"{report.max_vertex_diff_m:.2e} m, joints {report.max_joint_diff_m:.2e} m; batch 1 CPU latency "
-        f"(median of 5, {torch.get_num_threads()} threads): torch {np.median(torch_ms):.0f} ms, "
-        f"onnxruntime {np.median(ort_ms):.0f} ms"
+        f"{report.max_vertex_diff_m:.2e} m, joints {report.max_joint_diff_m:.2e} m; {latency.line()}"
     )
 
 

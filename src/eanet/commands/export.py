@@ -16,6 +16,7 @@ An export made with MANO contains MANO data: do not share it. See docs/onnx.md.
 
 examples:
   eanet export --checkpoint runs/eanet/best.safetensors --out eanet.onnx --check
+  eanet export --checkpoint runs/eanet/best.safetensors --out eanet.onnx --force --benchmark 10
   eanet export --checkpoint snapshot_29.pth.tar --mano-dir ~/mano --out eanet_official.onnx
 """
 
@@ -41,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tolerance", type=float, default=1e-4, help="--check fails above this vertex/joint difference (m)"
     )
+    parser.add_argument(
+        "--benchmark", type=int, default=0, metavar="N",
+        help="time PyTorch and ONNX Runtime on the CPU at batch 1, N calls each, and print the medians",
+    )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     parser.set_defaults(func=run)
 
@@ -71,13 +76,18 @@ def run(args: argparse.Namespace) -> int:
 
     from eanet.export_onnx.export import export_checkpoint
 
-    metadata, report = export_checkpoint(
-        args.checkpoint, out, mano_dir=args.mano_dir, opset=args.opset, check=args.check, check_batch_sizes=sizes
-    )
+    if args.benchmark < 0:
+        raise CommandError(f"--benchmark must be 0 or more calls, got {args.benchmark}")
+    metadata, report, latency = export_checkpoint(
+        args.checkpoint, out, mano_dir=args.mano_dir, opset=args.opset, check=args.check, check_batch_sizes=sizes,
+        benchmark_repeats=args.benchmark,
+    )  # fmt: skip
     sys.stdout.write(
         f"{out}: opset {metadata['opset']}, hand model {metadata['hand_model_kind']} "
         f"({metadata['hand_model_fingerprint']}), checkpoint sha256 {metadata['checkpoint_sha256'][:16]}\n"
     )
+    if latency is not None:
+        sys.stdout.write(latency.line() + "\n")
     if report is not None:
         sys.stdout.write("\n".join(report.lines()) + "\n")
         if not report.passed(args.tolerance):

@@ -38,7 +38,16 @@ if TYPE_CHECKING:
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
 
-__all__ = ["OnnxExportWrapper", "ParityReport", "export_onnx", "export_checkpoint", "compare_with_torch", "file_sha256"]
+__all__ = [
+    "OnnxExportWrapper",
+    "ParityReport",
+    "LatencyReport",
+    "export_onnx",
+    "export_checkpoint",
+    "compare_with_torch",
+    "benchmark_latency",
+    "file_sha256",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +289,62 @@ def compare_with_torch(
     return report
 
 
+@dataclass
+class LatencyReport:
+    """Per-call latency (milliseconds) of PyTorch and ONNX Runtime on the CPU, measured interleaved.
+
+    Attributes:
+        batch_size, repeats, threads: the setting.
+        torch_ms, onnxruntime_ms: every timed call.
+    """
+
+    batch_size: int
+    repeats: int
+    threads: int
+    torch_ms: list[float] = field(default_factory=list)
+    onnxruntime_ms: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        t, o = float(np.median(self.torch_ms)), float(np.median(self.onnxruntime_ms))
+        return (
+            f"CPU latency at batch {self.batch_size}, {self.threads} thread(s), median of {self.repeats}: PyTorch "
+            f"{t:.0f} ms (min {min(self.torch_ms):.0f}), ONNX Runtime {o:.0f} ms (min {min(self.onnxruntime_ms):.0f}); "
+            f"ratio {t / o:.2f}"
+        )
+
+
+def benchmark_latency(
+    model: nn.Module, onnx_path: str | Path, *, batch_size: int = 1, repeats: int = 10, threads: int | None = None
+) -> LatencyReport:
+    """Time PyTorch (``inference_mode``) and ONNX Runtime on the same random batch, alternating calls so both see
+    the same machine load; one warm-up call each. ``threads`` (default: torch's current count) is used by both."""
+    from eanet.export_onnx.runtime import OnnxModel
+
+    threads = int(threads or torch.get_num_threads())
+    onnx_model = OnnxModel(onnx_path, num_threads=threads)
+    H, W = onnx_model.input_size
+    x = torch.rand(batch_size, 3, H, W, generator=torch.Generator().manual_seed(0))  # (B, 3, H, W)
+    report = LatencyReport(batch_size, repeats, threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    model = model.to("cpu").eval()
+    try:
+        with torch.inference_mode():
+            model(x)
+            onnx_model(x)
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                model(x)
+                t1 = time.perf_counter()
+                onnx_model(x)
+                t2 = time.perf_counter()
+                report.torch_ms.append((t1 - t0) * 1e3)
+                report.onnxruntime_ms.append((t2 - t1) * 1e3)
+    finally:
+        torch.set_num_threads(before)
+    return report
+
+
 def load_for_export(
     checkpoint: str | Path,
     *,
@@ -315,14 +380,16 @@ def export_checkpoint(
     opset: int | None = None,
     check: bool = False,
     check_batch_sizes: Sequence[int] = (1, 2),
-) -> tuple[dict[str, str], ParityReport | None]:
-    """Export a checkpoint to ONNX; with ``check``, compare ONNX Runtime with PyTorch on random images.
+    benchmark_repeats: int = 0,
+) -> tuple[dict[str, str], ParityReport | None, LatencyReport | None]:
+    """Export a checkpoint to ONNX; with ``check``, compare ONNX Runtime with PyTorch on random images; with
+    ``benchmark_repeats``, time both at batch 1.
 
     Raises:
         CheckpointMismatchError: the checkpoint was trained with another hand model than the one given (or found).
 
     Returns:
-        ``(metadata written, parity report or None)``.
+        ``(metadata written, parity report or None, latency report or None)``.
     """
     model, cfg = load_for_export(checkpoint, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
     checkpoint = Path(checkpoint)
@@ -330,4 +397,5 @@ def export_checkpoint(
         model, cfg, out, opset=opset, checkpoint_sha256=file_sha256(checkpoint), checkpoint_name=checkpoint.name
     )
     report = compare_with_torch(model, out, check_batch_sizes) if check else None
-    return metadata, report
+    latency = benchmark_latency(model, out, repeats=benchmark_repeats) if benchmark_repeats > 0 else None
+    return metadata, report, latency
