@@ -145,7 +145,6 @@ def _train_config(settings: QuickstartSettings, data_dir: Path, run_dir: Path, p
         "train.checkpoint_every_steps=0",
         f"train.log_every_steps={max(1, min(10, settings.train_steps // 4))}",
         f"train.progress_bar={'true' if progress else 'false'}",
-        "eval.num_workers=0",
         f"eval.batch_size={min(32, max(1, settings.eval_samples))}",
         "device=cpu",
     ]
@@ -176,6 +175,26 @@ def _synthetic_items(cfg, data_dir: Path, count: int) -> list:
     return items
 
 
+def _synthesize(settings: QuickstartSettings, data_dir: Path, progress: bool) -> None:
+    """``eanet synth`` in a child process.
+
+    Rendering creates an OpenGL (EGL) context whose driver threads would be inherited, half-locked, by the training
+    data-loader workers forked later (they hang), and importing torchvision's models after Mesa's llvmpipe is loaded
+    crashes (two LLVMs in one process); a separate process keeps this one free of both.
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "eanet", "synth", "--out", str(data_dir), "--num-frames", str(settings.frames),
+           "--cameras", str(settings.cameras), "--splits", "train,test", "--seed", str(settings.seed),
+           "--image-size", f"{settings.image_size}x{settings.image_size}"]  # fmt: skip
+    if not progress:
+        cmd.append("--no-progress")
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"generating the synthetic dataset failed (exit {proc.returncode}; command: {' '.join(cmd)})")
+
+
 def run_quickstart(
     out_dir: str | Path,
     settings: QuickstartSettings = QuickstartSettings(),
@@ -186,11 +205,6 @@ def run_quickstart(
     """Run the four stages (module docstring) under ``out_dir``; returns where everything is."""
     import torch
 
-    # torchvision's models pull in triton (through torch._dynamo), which loads its own LLVM. Importing it after an
-    # EGL context has loaded Mesa's llvmpipe (LLVM too) crashes the process, so it is loaded before `synth` renders.
-    import torchvision.models  # noqa: F401
-
-    from eanet.data.synthetic import SynthConfig, generate_synthetic_dataset
     from eanet.eval.runner import make_train_evaluate_fn
     from eanet.inference.export import write_json
     from eanet.inference.inputs import collect_inputs
@@ -209,9 +223,7 @@ def run_quickstart(
     t0 = time.perf_counter()
     logger.info("quickstart 1/4: synthetic dataset (%d frames x %d cameras per split, %dx%d) -> %s", settings.frames,
                 settings.cameras, settings.image_size, settings.image_size, data_dir)  # fmt: skip
-    synth = SynthConfig(num_frames=settings.frames, cameras=settings.cameras, splits=("train", "test"),
-                        seed=settings.seed, width=settings.image_size, height=settings.image_size)  # fmt: skip
-    generate_synthetic_dataset(synth, data_dir, progress=progress)
+    _synthesize(settings, data_dir, progress)
     seconds["data"] = time.perf_counter() - t0
 
     # 2. training
