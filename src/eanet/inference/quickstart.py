@@ -145,6 +145,8 @@ def _train_config(settings: QuickstartSettings, data_dir: Path, run_dir: Path, p
         "train.checkpoint_every_steps=0",
         f"train.log_every_steps={max(1, min(10, settings.train_steps // 4))}",
         f"train.progress_bar={'true' if progress else 'false'}",
+        # eval.num_workers stays at data.num_workers: with the pre-training evaluation run in this process without
+        # workers, the training loader's forked workers hung (observed with `eanet train ... eval.num_workers=0`).
         f"eval.batch_size={min(32, max(1, settings.eval_samples))}",
         "device=cpu",
     ]
@@ -178,9 +180,9 @@ def _synthetic_items(cfg, data_dir: Path, count: int) -> list:
 def _synthesize(settings: QuickstartSettings, data_dir: Path, progress: bool) -> None:
     """``eanet synth`` in a child process.
 
-    Rendering creates an OpenGL (EGL) context whose driver threads would be inherited, half-locked, by the training
-    data-loader workers forked later (they hang), and importing torchvision's models after Mesa's llvmpipe is loaded
-    crashes (two LLVMs in one process); a separate process keeps this one free of both.
+    Rendering loads Mesa's llvmpipe (LLVM) through EGL; importing torchvision's models afterwards (they load triton's
+    own LLVM) crashes the process, and forking data-loader workers from a process holding a GL context is asking for
+    trouble. A separate process keeps this one free of both.
     """
     import subprocess
     import sys
