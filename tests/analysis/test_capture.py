@@ -165,3 +165,15 @@ def test_models_without_an_extract_stage_are_refused(make_tiny_model):
     with pytest.raises(InvalidInputError, match="needs a FuseFormer"):
         with capture_fuseformer(torch.nn.Linear(2, 2)):
             pass
+
+
+def test_keyword_call_is_captured():
+    torch.manual_seed(0)
+    ff = FuseFormer(8, 4, 1, 1, 2)
+    a, b = torch.rand(1, 8, 2, 2), torch.rand(1, 8, 2, 2)
+    with torch.no_grad(), capture_fuseformer(ff) as cap:
+        ff(a, feat_b=b)
+    torch.testing.assert_close(cap.tokens_b, b.flatten(2).transpose(1, 2))
+    with torch.no_grad(), capture_fuseformer(ff) as cap:
+        ff(feat_a=a, feat_b=b)
+    torch.testing.assert_close(cap.tokens_a, a.flatten(2).transpose(1, 2))

@@ -180,8 +180,8 @@ def capture_fuseformer(fuseformer: FuseFormer, *, record_io: bool = False) -> It
     record = FuseFormerCapture(query_kind=fuseformer.query, key_value_kind=fuseformer.key_value)
     handles = []
 
-    def on_inputs(module: nn.Module, args: tuple) -> None:
-        feat_a, feat_b = args[:2]
+    def on_inputs(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        feat_a, feat_b = (*args, *(kwargs[k] for k in ("feat_a", "feat_b") if k in kwargs))[:2]
         record.grid = (int(feat_a.shape[2]), int(feat_a.shape[3]))
         # Same flattening as FuseFormer.forward: row-major (h w) tokens.
         record.tokens_a = feat_a.detach().flatten(2).transpose(1, 2)  # (B, hw, C)
@@ -205,7 +205,7 @@ def capture_fuseformer(fuseformer: FuseFormer, *, record_io: bool = False) -> It
             record.attention.append(CrossAttentionRecord(weights))
 
     try:
-        handles.append(fuseformer.register_forward_pre_hook(on_inputs))
+        handles.append(fuseformer.register_forward_pre_hook(on_inputs, with_kwargs=True))
         if fuseformer.join_proj is not None:
             handles.append(fuseformer.join_proj.register_forward_hook(on_join))
         if fuseformer.sim_proj is not None:
