@@ -90,6 +90,14 @@ def _serve(args: argparse.Namespace) -> int:
     limits = UploadLimits(max_bytes=int(args.max_upload_mb * 1024 * 1024), max_pixels=int(args.max_megapixels * 1e6))
     settings = DemoSettings(limits=limits)
     app = build_app(predictor, settings)
+    import signal
+    import threading
+
+    def _stop(signum, frame):  # SIGTERM (service managers, `kill`) stops the server like Ctrl-C: files cleaned up
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     try:
         launch_app(app, args.host, args.port, block=True, settings=settings)
     finally:

@@ -341,7 +341,7 @@ def launch_app(app, host: str = "127.0.0.1", port: int | None = 7860, *, block: 
         server_name=host,
         server_port=port,
         share=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         max_file_size=settings.limits.max_bytes,
         show_error=False,
         quiet=True,
@@ -350,4 +350,7 @@ def launch_app(app, host: str = "127.0.0.1", port: int | None = 7860, *, block: 
         mcp_server=False,
         ssr_mode=False,
     )
+    logger.info("EANet web demo at %s (Ctrl-C stops it)", local_url)
+    if block:
+        app.block_thread()  # until Ctrl-C / SIGTERM; closes the server
     return app, local_url
