@@ -143,6 +143,16 @@ def test_runner_reports_bad_input_without_raising(runner):
         assert expected in result.message, result.message
 
 
+def test_runner_survives_internal_errors(runner, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(runner.predictor, "predict", broken)
+    result = runner.process(image_bytes(), "cropped")
+    assert not result.ok and result.message.startswith("**Internal error** (RuntimeError)")
+    assert "renderer exploded" not in result.message  # details stay in the server log
+
+
 def test_runner_keeps_only_recent_results_and_cleans_up(tiny_predictor):
     from eanet.web.app import DemoRunner, DemoSettings
 

@@ -191,6 +191,11 @@ class DemoRunner:
         except UserError as err:
             logger.info("refused an upload: %s", err)
             return DemoResult(ok=False, message=f"**Could not process the photo:** {err}")
+        except Exception as err:  # a bug, not the user's input: keep serving, details in the server log
+            logger.exception("processing an upload failed")
+            return DemoResult(
+                ok=False, message=f"**Internal error** ({type(err).__name__}); the server log has the details"
+            )
 
     def _predict(self, image: np.ndarray, mode: str, box: tuple[float, ...] | None) -> DemoResult:
         from eanet.inference.export import write_glb, write_json
