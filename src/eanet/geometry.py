@@ -43,7 +43,9 @@ def axis_angle_to_rotmat(axis_angle: Tensor, epsilon: float = 1e-8) -> Tensor:
     rot_vecs = axis_angle.reshape(-1, 3)  # (N, 3)
     n = rot_vecs.shape[0]
     angle = torch.norm(rot_vecs + epsilon, dim=1, keepdim=True)  # (N, 1)
-    rot_dir = rot_vecs / angle  # (N, 3)
+    # The clamp changes nothing for real inputs (angle >= |eps| already) but keeps a zero rotation finite when an
+    # exporter's graph optimisation folds the epsilon away (ONNX, dynamo exporter with optimize=True).
+    rot_dir = rot_vecs / angle.clamp_min(epsilon)  # (N, 3)
     cos = torch.unsqueeze(torch.cos(angle), dim=1)  # (N, 1, 1)
     sin = torch.unsqueeze(torch.sin(angle), dim=1)  # (N, 1, 1)
     rx, ry, rz = torch.split(rot_dir, 1, dim=1)  # 3 x (N, 1)
