@@ -167,18 +167,19 @@ class HandSequenceSmoother:
             betas = self._filter(f"{side}.betas", "betas", hand.betas, dt)
             smoothed[side] = (pose, betas)
 
-        layer_dtype = self.hand_models["right"].v_template.dtype
         out_hands = {}
         root_cam = {"right": root_right, "left": root_right + rel_trans}
         cam = prediction.camera
         for side, hand in prediction.hands():
             pose, betas = smoothed[side]
             layer = self.hand_models[side]
-            t = lambda a: torch.as_tensor(np.asarray(a)[None], dtype=layer_dtype)  # noqa: E731
+            buf = layer.v_template  # the layer's device and dtype (the model's device: CPU or GPU)
+            inputs = [torch.as_tensor(np.asarray(a)[None], dtype=buf.dtype, device=buf.device)
+                      for a in (pose[:3], pose[3:], betas)]  # fmt: skip
             with torch.inference_mode():
-                out = layer(t(pose[:3]), t(pose[3:]), t(betas))
-            joints_model = out.joints[0].double().numpy()  # (21, 3)
-            verts_model = out.verts[0].double().numpy()  # (V, 3)
+                out = layer(*inputs)
+            joints_model = out.joints[0].double().cpu().numpy()  # (21, 3)
+            verts_model = out.verts[0].double().cpu().numpy()  # (V, 3)
             transl = root_cam[side] - joints_model[0]
             joints_cam = joints_model + transl
             flat = pose[3:] + (hand.hand_pose_aa_flat - hand.hand_pose_aa)  # the layer's mean pose, unchanged
