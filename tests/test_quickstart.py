@@ -48,7 +48,17 @@ def test_quickstart_runs_every_stage(tmp_path, capsys):
 def test_quickstart_refuses_to_overwrite_foreign_folders(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("user data")
     assert main(["quickstart", "--out", str(tmp_path), "--quick"]) == 2
-    assert "not empty" in capsys.readouterr().err
-    assert main(["quickstart", "--out", str(tmp_path), "--quick", "--overwrite"]) == 2
     assert "not written by `eanet quickstart`" in capsys.readouterr().err
     assert (tmp_path / "keep.txt").read_text() == "user data"
+
+
+def test_an_earlier_quickstart_is_replaced(tmp_path):
+    from eanet.inference.quickstart import _prepare_out
+
+    (tmp_path / "quickstart.json").write_text("{}")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "old.txt").write_text("old")
+    (tmp_path / "notes.txt").write_text("the user's")
+    _prepare_out(tmp_path)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "quickstart.json").exists()
+    assert (tmp_path / "notes.txt").read_text() == "the user's"  # only the quickstart's own outputs go

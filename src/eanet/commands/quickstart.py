@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
+    parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier quickstart's, which is "
+                        "replaced)")  # fmt: skip
     parser.add_argument("--photos", nargs="*", default=[], metavar="PATH",
                         help="photos already cropped to the two hands (files, folders, globs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="trimmed sizes for a smoke test")
@@ -35,7 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cameras", type=int, help="synthetic cameras per rig (default 4)")
     parser.add_argument("--eval-samples", type=int, help="held-out images scored (default 96)")
     parser.add_argument("--seed", type=int, help="seed of data and training (default 0)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -52,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
         raise InvalidInputError("--train-steps, --frames and --cameras must be at least 1")
     progress = not args.no_progress and sys.stderr.isatty()
-    result = run_quickstart(args.out, settings, overwrite=args.overwrite, progress=progress)
+    result = run_quickstart(args.out, settings, progress=progress)
     sys.stdout.write("\n".join(result.lines()) + "\n")
     return 1 if result.failed_inputs else 0

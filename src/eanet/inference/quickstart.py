@@ -104,15 +104,14 @@ class QuickstartResult:
         return lines
 
 
-def _prepare_out(out_dir: Path, overwrite: bool) -> None:
+def _prepare_out(out_dir: Path) -> None:
+    """Create ``out_dir``; an earlier quickstart there is replaced, anything else there is left alone (refused)."""
     ours = ("data", "run", "predictions", "eval.json", "quickstart.json")
     if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out_dir} is not empty; choose another --out or pass --overwrite to replace a previous "
-                            "quickstart there")  # fmt: skip
         if not (out_dir / "quickstart.json").is_file():
-            raise UserError(f"{out_dir} was not written by `eanet quickstart` (no quickstart.json); refusing to delete "
-                            "anything there. Choose another --out.")  # fmt: skip
+            raise UserError(f"{out_dir} is not empty and was not written by `eanet quickstart` (no quickstart.json); "
+                            "refusing to delete anything there. Choose another --out.")  # fmt: skip
+        logger.info("replacing the earlier quickstart in %s", out_dir)
         for name in ours:
             path = out_dir / name
             if path.is_dir():
@@ -201,10 +200,12 @@ def run_quickstart(
     out_dir: str | Path,
     settings: QuickstartSettings = QuickstartSettings(),
     *,
-    overwrite: bool = False,
     progress: bool = True,
 ) -> QuickstartResult:
-    """Run the four stages (module docstring) under ``out_dir``; returns where everything is."""
+    """Run the four stages (module docstring) under ``out_dir``; returns where everything is.
+
+    ``out_dir`` must be empty, new, or hold an earlier quickstart (which is replaced).
+    """
     import torch
 
     from eanet.eval.runner import make_train_evaluate_fn
@@ -216,7 +217,7 @@ def run_quickstart(
     from eanet.train.build import synthetic_gt_hand_model_data, train
 
     out_dir = Path(out_dir)
-    _prepare_out(out_dir, overwrite)
+    _prepare_out(out_dir)
     write_json({"settings": dataclasses.asdict(settings), "status": "running"}, out_dir / "quickstart.json")
     data_dir, run_dir, pred_dir = out_dir / "data", out_dir / "run", out_dir / "predictions"
     seconds: dict[str, float] = {}
