@@ -132,3 +132,27 @@ def test_help_lists_the_commands(capsys):
             main([command, "--help"])
         assert info.value.code == 0
     assert "--cropped" in capsys.readouterr().out
+
+
+@pytest.mark.mano_assets
+def test_predict_with_a_mano_checkpoint(mano_dir, image_dir, tmp_path):
+    """A checkpoint trained with MANO needs the MANO files at prediction time (never stored in it)."""
+    import dataclasses
+
+    import torch
+    from inference_helpers import tiny_model_config
+
+    from eanet.model import build_model
+    from eanet.model.checkpoint import save_model
+
+    cfg = tiny_model_config()
+    cfg = dataclasses.replace(cfg, hand_model=dataclasses.replace(cfg.hand_model, kind="mano", mano_dir=str(mano_dir)))
+    torch.manual_seed(0)
+    ckpt = tmp_path / "mano_tiny.safetensors"
+    save_model(build_model(cfg.model, cfg.hand_model), cfg, ckpt)
+    out = tmp_path / "out"
+    assert main(["predict", str(image_dir / "a.png"), "--checkpoint", str(ckpt), "--out", str(out), "--cropped",
+                 "--mano-dir", str(mano_dir), "--no-render", "--no-progress"]) == 0  # fmt: skip
+    data = json.loads((out / "a" / "prediction.json").read_text())
+    assert data["hand_model"]["kind"] == "mano" and len(data["hands"]["right"]["verts_cam"]) == 778
+    assert len(trimesh.load(out / "a" / "left.obj", process=False).faces) == 1538
