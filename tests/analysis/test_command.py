@@ -106,3 +106,31 @@ def test_bad_arguments_are_clear_errors(photo, tmp_path, capsys):
     assert "no extract-stage FuseFormer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["analyze", "--config", "eanet", "--checkpoint", "x", "--images", str(photo), "--out", "o"])
+
+
+def test_provenance_names_synthetic_training_data_and_official_weights(tmp_path):
+    import dataclasses
+
+    import torch
+
+    from eanet.analysis.runner import checkpoint_provenance
+    from eanet.config import load_config
+    from eanet.model import build_model
+    from eanet.model.checkpoint import save_model
+
+    data = tmp_path / "synth"
+    data.mkdir()
+    (data / "synthetic_manifest.json").write_text("{}")
+    cfg = load_config("eanet", TINY_OVERRIDES)
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=str(data)))
+    torch.manual_seed(0)
+    model = build_model(cfg.model, cfg.hand_model)
+    save_model(model, cfg, tmp_path / "a.safetensors", extra_metadata={"global_step": "80"})
+    info = checkpoint_provenance(tmp_path / "a.safetensors")
+    assert info["trained"] is True and info["global_step"] == 80
+    assert "synthetic" in info["description"] and str(data) in info["train_data"]
+    save_model(model, cfg, tmp_path / "b.safetensors")
+    assert checkpoint_provenance(tmp_path / "b.safetensors")["trained"] is None
+    save_model(model, cfg, tmp_path / "c.safetensors", extra_metadata={"source": "official:snapshot_29.pth.tar"})
+    assert checkpoint_provenance(tmp_path / "c.safetensors")["weights"] == "official"
+    assert checkpoint_provenance(tmp_path / "snapshot_29.pth.tar")["trained"] is True

@@ -62,31 +62,36 @@ def _draw_map(ax, weights: np.ndarray, analysis: ImageAnalysis, *, colorbar: boo
         return
     start, stop = segments[0][1], segments[-1][2]
     shown = weights[:, start:stop]  # (Nq, Nk without cls)
-    im = ax.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest", vmin=0.0, vmax=float(shown.max()))
+    # Each map spans its own min..max (as the paper's maps show contrast); the colour bar gives the values and marks
+    # the uniform weight, so a nearly uniform map is recognisable as such.
+    # x = the key's index in the full key sequence (SimToken: 0 is the cls token, not drawn).
+    im = ax.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest", vmin=float(shown.min()),
+                   vmax=float(shown.max()), extent=(start - 0.5, stop - 0.5, shown.shape[0] - 0.5, -0.5))  # fmt: skip
     for _, s0, _ in segments[1:]:
-        ax.axvline(s0 - start - 0.5, color="white", lw=1.5)
+        ax.axvline(s0 - 0.5, color="white", lw=1.5)
     # Label each half with what it is, in its hand's colour, above the map.
     for label, s0, s1 in segments:
         text = label if small else SEGMENT_LABELS.get((analysis.key_value_kind, label), label)
-        ax.text((s0 + s1) / 2 - start - 0.5, 1.01, text, transform=ax.get_xaxis_transform(), ha="center",
+        ax.text((s0 + s1) / 2 - 0.5, 1.01, text, transform=ax.get_xaxis_transform(), ha="center",
                 va="bottom", fontsize=7 if small else 8, color=_SEGMENT_COLOURS.get(label, "black"))  # fmt: skip
     if not small:
-        ax.set_xlabel("key index (SimToken position; cls dropped)" if analysis.key_value_kind == "sim" else "key index")
+        has_cls = any(s[0] == "cls" for s in analysis.segments)
+        ax.set_xlabel("key index" + (" (SimToken position; 0 = cls token, not drawn)" if has_cls else ""))
         ax.set_ylabel(f"query ({analysis.query_label}, grid position)")
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 4, 8, 10]))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 4, 8, 10]))
     ax.tick_params(labelsize=6)
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, fraction=0.04, pad=0.01)
         cb.ax.tick_params(labelsize=6)
         # Reference: the weight every key would get from a query that attends uniformly.
         uniform = 1.0 / weights.shape[-1]
-        if uniform <= float(shown.max()):
-            cb.ax.axhline(uniform, color="red", lw=1.2)
-            cb.ax.text(-0.1, uniform, "uniform", transform=cb.ax.get_yaxis_transform(), ha="right", va="center",
-                       fontsize=5, color="red", rotation=90)  # fmt: skip
+        if float(shown.min()) <= uniform <= float(shown.max()):
+            cb.ax.axhline(uniform, color="red", lw=1.5)
+            cb.ax.text(1.0, uniform, " 1/Nk", transform=cb.ax.get_yaxis_transform(), ha="left", va="bottom",
+                       fontsize=5, color="red")  # fmt: skip
 
 
 def _draw_shares(ax, analysis: ImageAnalysis, block: int | None) -> None:

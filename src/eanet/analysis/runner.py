@@ -69,11 +69,13 @@ def checkpoint_provenance(path: str | Path) -> dict[str, Any]:
     data = ""
     try:
         cfg = json.loads(meta.get("config", "{}"))
-        data = f"{cfg['data']['dataset']} at {cfg['data']['root']}"
+        root = Path(cfg["data"]["root"])
+        # `eanet synth` writes this manifest next to its InterHand2.6M-format annotations.
+        kind = "synthetic renders (eanet synth)" if (root / "synthetic_manifest.json").is_file() else cfg["data"]["dataset"]
+        info["train_data"] = f"{kind} at {root}"
+        data = f"{kind} ({'/'.join(root.parts[-2:])})"
     except (KeyError, TypeError, ValueError):
         pass
-    if data:
-        info["train_data"] = data
     step = meta.get("global_step")
     if step is not None and step.isdigit():
         info["global_step"] = int(step)
