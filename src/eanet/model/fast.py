@@ -49,6 +49,7 @@ __all__ = [
     "quantize_onnx_int8",
     "flatten_prediction",
     "unflatten_prediction",
+    "fp32_matmul_precision",
 ]
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def _to_bf16_weights_(net: nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def _fp32_matmul_precision(device: torch.device, tf32: bool) -> Iterator[None]:
+def fp32_matmul_precision(device: torch.device, tf32: bool) -> Iterator[None]:
     """On CUDA, set TF32 for matrix products and cuDNN convolutions on (``tf32``) or off for this call.
 
     PyTorch lets cuDNN convolutions use TF32 by default; the fp32 reference switches it off so that it is exact.
@@ -349,7 +350,7 @@ class SpeedModel(nn.Module):
         if self.speed.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
         limit = self._sizes[-1] if self._pad else img.shape[0]
-        with torch.inference_mode(), _fp32_matmul_precision(self.device, self.speed.precision == "tf32"):
+        with torch.inference_mode(), fp32_matmul_precision(self.device, self.speed.precision == "tf32"):
             chunks = [self._run_fixed(img[i : i + limit]) for i in range(0, img.shape[0], max(limit, 1))]
         if len(chunks) == 1:
             return unflatten_prediction(chunks[0])
@@ -464,10 +465,15 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
         path = folder / "model.onnx"
         logger.info("exporting the model to %s for ONNX Runtime (about a minute for the full network)", path)
         export_onnx(model, config, path)
-    if speed.precision == "int8-dynamic":
+    onnx_model = OnnxModel(path, num_threads=speed.num_threads)
+    quantized = "quantization" in onnx_model.metadata
+    if speed.precision == "int8-dynamic" and not quantized:
         folder = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="eanet-onnx-"))
         path = quantize_onnx_int8(path, folder / f"{path.stem}.int8.onnx")
-    onnx_model = OnnxModel(path, num_threads=speed.num_threads)
+        onnx_model = OnnxModel(path, num_threads=speed.num_threads)
+    elif speed.precision == "fp32" and quantized:
+        raise InvalidInputError(f"{path} is quantised ({onnx_model.metadata['quantization']}); use precision "
+                                "int8-dynamic for it, or the fp32 export")  # fmt: skip
     if config is not None and onnx_model.config.model != config.model:
         raise InvalidInputError(f"{path} was exported from another architecture than the model given")
     return OrtSpeedModel(onnx_model, model.hand_models, speed)

@@ -1,0 +1,145 @@
+"""Section ``cpu-latency``: batch-1 latency on the CPU, the unoptimised PyTorch path and the fast paths side by side.
+
+All variants run interleaved in one process (every round runs each once, in a rotated order), so that the load of a
+shared machine hits them alike and the speed-ups are fair; medians over the rounds. Each thread count is measured
+separately. The ONNX Runtime file is exported once per set of weights and cached in the work folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from eanet.bench.agreement import compare_predictions
+from eanet.bench.context import BenchContext, not_measured
+from eanet.bench.inference import reference_outputs
+from eanet.bench.machine import has_native_bf16
+from eanet.bench.memory import peak_memory_mb
+from eanet.bench.timing import time_interleaved
+from eanet.speed import SpeedConfig, agreement_class
+
+__all__ = ["CpuVariant", "cpu_variants", "run_cpu_latency", "onnx_export"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CpuVariant:
+    name: str
+    speed: SpeedConfig
+    note: str = ""
+
+
+def cpu_variants(onnx: bool, compile_cpu: bool) -> list[CpuVariant]:
+    bf16_note = "" if has_native_bf16() else "this CPU has no bf16 matrix instructions: emulated"
+    variants = [
+        CpuVariant("torch fp32 eager (unoptimised reference)", SpeedConfig()),
+        CpuVariant("torch fp32 fold-BN", SpeedConfig(fold_batchnorm=True)),
+        CpuVariant("torch fp32 fold-BN + channels-last", SpeedConfig(fold_batchnorm=True, channels_last=True)),
+        CpuVariant("torch bf16 autocast", SpeedConfig(precision="bf16-autocast", fold_batchnorm=True), bf16_note),
+    ]
+    if compile_cpu:
+        variants.append(CpuVariant("torch fp32 compile(default)", SpeedConfig(fold_batchnorm=True, compile="default")))
+    if onnx:
+        variants += [
+            CpuVariant("onnxruntime fp32", SpeedConfig(backend="onnxruntime")),
+            CpuVariant("onnxruntime int8-dynamic (separate path)", SpeedConfig(backend="onnxruntime",
+                       precision="int8-dynamic"), "int8 transformer matrix products; agreement reported, not judged"),
+        ]  # fmt: skip
+    return variants
+
+
+def onnx_export(ctx: BenchContext) -> Any:
+    """``(fp32 file, int8 file)`` of the benchmark's weights, exported once and cached in the work folder."""
+    from eanet.bench.workload import state_fingerprint
+    from eanet.export_onnx.export import export_onnx
+    from eanet.model.fast import quantize_onnx_int8
+
+    key = state_fingerprint(ctx.model)
+    folder = ctx.work_dir / f"onnx-{key}"
+    fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
+    if not fp32.is_file():
+        t0 = time.perf_counter()
+        export_onnx(ctx.model, ctx.cfg, fp32)
+        ctx.results.setdefault("timings_s", {})["onnx_export"] = time.perf_counter() - t0
+    if not int8.is_file():
+        quantize_onnx_int8(fp32, int8)
+    return fp32, int8
+
+
+def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
+    from eanet.speed import apply_speed_options
+
+    opts = ctx.options
+    cpu = torch.device("cpu")
+    onnx = opts.onnx and not ctx.quick
+    notes = []
+    if opts.onnx and ctx.quick:
+        notes.append("ONNX Runtime paths skipped in --quick (the export takes a minute)")
+    if onnx:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            onnx = False
+            notes.append(not_measured("onnxruntime is not installed (ONNX Runtime paths)"))
+    variants = cpu_variants(onnx, opts.cpu_compile)
+    paths = onnx_export(ctx) if onnx else None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads_list = tuple(opts.cpu_threads) if opts.cpu_threads else (usable,)
+    reference = reference_outputs(ctx, cpu)
+    images = ctx.agreement_images()
+    one = [images[i : i + 1] for i in range(min(4, images.shape[0]))]  # (1, 3, H, W) each, used in rotation
+    saved_threads = torch.get_num_threads()
+    per_threads = []
+    agreements: dict[str, Any] = {}
+    memory: dict[str, Any] = {}
+    try:
+        for threads in threads_list:
+            torch.set_num_threads(threads)
+            models = {}
+            for v in variants:
+                speed = v.speed.replace(num_threads=threads)
+                if v.speed.backend == "onnxruntime":
+                    path = paths[1] if v.speed.precision == "int8-dynamic" else paths[0]
+                    speed = speed.replace(onnx_path=str(path))
+                models[v.name] = apply_speed_options(ctx.model, speed, device=cpu, config=ctx.cfg)
+                if v.name not in agreements:
+                    pred = models[v.name](images)
+                    agreements[v.name] = compare_predictions(reference, pred, agreement_class(v.speed)).as_dict()
+            fns = {name: _rotating_caller(model, one) for name, model in models.items()}
+            warmup = 1 if ctx.quick else 2
+            timings = time_interleaved(fns, cpu, warmup=warmup, repeats=opts.cpu_repeats)
+            ref_ms = timings[variants[0].name].median_ms
+            rows = []
+            for v in variants:
+                t = timings[v.name]
+                rows.append({"variant": v.name, "speed": v.speed.label(), "threads": threads, "ms": t.median_ms,
+                             "speedup": ref_ms / t.median_ms, "timing": t.as_dict(), "note": v.note})  # fmt: skip
+                logger.info("cpu %d thread(s) %-45s %8.1f ms (x%.2f)", threads, v.name, t.median_ms,
+                            ref_ms / t.median_ms)  # fmt: skip
+            if threads == threads_list[-1]:
+                for v in variants:
+                    memory[v.name] = peak_memory_mb(fns[v.name], cpu)
+            per_threads.append({"threads": threads, "rows": rows})
+            del models, fns
+    finally:
+        torch.set_num_threads(saved_threads)
+    return {"batch": 1, "rounds": opts.cpu_repeats, "runs": per_threads, "agreement": agreements, "memory": memory,
+            "agreement_samples": int(images.shape[0]), "notes": notes}  # fmt: skip
+
+
+def _rotating_caller(model: Any, inputs: list[torch.Tensor]):
+    """A no-argument call of ``model`` on the next of ``inputs`` (so no call reuses the previous one's input)."""
+    state = {"k": 0}
+
+    def call():
+        state["k"] += 1
+        with torch.inference_mode():
+            return model(inputs[state["k"] % len(inputs)])
+
+    return call
