@@ -282,3 +282,71 @@ def test_speed_config_rejects_meaningless_combinations():
     with pytest.raises(ValueError, match="known"):
         preset("warp-speed")
     assert dataclasses.replace(SpeedConfig(), precision="bf16").label() == "torch bf16"
+
+
+@pytest.mark.slow
+def test_compiled_forward_is_one_graph_and_agrees(trained):
+    """``torch.compile`` traces the whole forward (network, rotation conversions, hand model) as one graph with no
+    break, in fp32 and bf16, and agrees with the reference. Inductor on a CPU: minutes of compilation."""
+    import torch._dynamo as dynamo
+
+    from eanet.speed import apply_speed_options
+
+    model, _, images, reference, _, _ = trained
+    for speed in (SpeedConfig(compile="default", fold_batchnorm=True, graph_batch_sizes=(8,)),
+                  SpeedConfig(compile="default", precision="bf16", channels_last=True, fold_batchnorm=True,
+                              graph_batch_sizes=(8,))):  # fmt: skip
+        fast = apply_speed_options(model, speed)
+        explained = dynamo.explain(fast._compute)(images)
+        assert explained.graph_count == 1 and explained.graph_break_count == 0, explained.break_reasons
+        agreement = compare_predictions(reference, fast(images), agreement_class(speed))
+        assert agreement.passed, f"{speed.label()}: {agreement.short()}"
+
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+GPU_PATHS = [
+    SpeedConfig(precision="tf32"),
+    SpeedConfig(precision="bf16-autocast"),
+    SpeedConfig(precision="bf16", channels_last=True, fold_batchnorm=True),
+    SpeedConfig(cuda_graphs=True, graph_batch_sizes=(4, 8)),
+    SpeedConfig(precision="bf16-autocast", cuda_graphs=True, graph_batch_sizes=(4, 8)),
+    preset("gpu-eager").replace(graph_batch_sizes=(4, 8)),
+    preset("gpu-throughput").replace(compile="default", graph_batch_sizes=(4, 8)),
+]
+
+
+@pytest.mark.gpu
+@requires_cuda
+def test_cuda_fp32_reference_matches_the_cpu_reference(trained):
+    from eanet.speed import apply_speed_options
+
+    model, _, images, reference, _, _ = trained
+    pred = apply_speed_options(model, SpeedConfig(), device="cuda")(images)  # TF32 off: exact fp32
+    assert compare_predictions(reference, pred.to("cpu"), "fp32").passed
+
+
+@pytest.mark.gpu
+@requires_cuda
+@pytest.mark.parametrize("speed", GPU_PATHS, ids=[s.label() for s in GPU_PATHS])
+def test_cuda_paths_agree_with_the_fp32_reference(trained, speed):
+    """On a GPU: agreement at a captured size (8), a padded one (3) and across calls (graph outputs are copies)."""
+    from eanet.speed import apply_speed_options
+
+    model, _, images, _, _, _ = trained
+    reference = apply_speed_options(model, SpeedConfig(), device="cuda")(images).to("cpu")
+    fast = apply_speed_options(model, speed, device="cuda")
+    klass = agreement_class(speed)
+    full = fast(images).to("cpu")
+    assert compare_predictions(reference, full, klass).passed, compare_predictions(reference, full, klass).short()
+    first = fast(images[:3])
+    second = fast(images[3:6])  # replays the same graph: `first` must not change
+    assert compare_predictions(_take(reference, 3), first.to("cpu"), klass).passed
+    assert compare_predictions(_take_rows(reference, 3, 6), second.to("cpu"), klass).passed
+    assert first.right.verts_cam.device.type == "cuda" and first.right.verts_cam.dtype == torch.float32
+
+
+def _take_rows(pred, start, stop):
+    from eanet.structures import tensor_fields_map
+
+    return tensor_fields_map(pred, lambda t: t[start:stop])

@@ -92,13 +92,10 @@ def _release(device: torch.device) -> None:
 
 def run_inference(ctx: BenchContext) -> dict[str, Any]:
     """Time every variant at every batch size on ``ctx.device``."""
-    from eanet.speed import apply_speed_options
-
     opts, device = ctx.options, ctx.device
     if not ctx.cuda and not ctx.quick and opts.device == "auto":
         return {"device": str(device), "rows": [], "note": not_measured("no CUDA device (CPU numbers: cpu-latency)")}
     batch_sizes = tuple(opts.batch_sizes)
-    H, W = ctx.model.input_size
     n_agree = ctx.agreement_images().shape[0]
     reference = reference_outputs(ctx, device)
     rows: list[dict[str, Any]] = []
@@ -107,37 +104,61 @@ def run_inference(ctx: BenchContext) -> dict[str, Any]:
         if variant.cuda_only and not ctx.cuda:
             rows.extend({**base, "batch": b, "status": not_measured("no CUDA device")} for b in batch_sizes)
             continue
-        speed = _speed_for_batches(variant.speed, (*batch_sizes, n_agree))
-        t0 = time.perf_counter()
-        fast = apply_speed_options(ctx.model, speed, device=device)
-        build_s = time.perf_counter() - t0
-        with _attention(variant.attention):
-            agreement = compare_predictions(reference, fast(ctx.agreement_images()).to("cpu"),
-                                            agreement_class(variant.speed))  # fmt: skip
-            for b in batch_sizes:
-                g = torch.Generator(device="cpu").manual_seed(b)
-                inputs = [torch.rand(b, 3, H, W, generator=g).to(device) for _ in range(4)]  # (B, 3, H, W) each
-                state = {"k": 0}
-
-                def call(inputs=inputs, state=state, fast=fast):
-                    state["k"] += 1
-                    return fast(inputs[state["k"] % len(inputs)])
-
-                try:
-                    timing = time_calls(call, device, warmup=opts.warmup, repeats=opts.repeats)
-                    memory = peak_memory_mb(call, device)
-                except torch.OutOfMemoryError:
-                    rows.append({**base, "batch": b, "status": not_measured("out of device memory")})
-                    _release(device)
-                    continue
-                rows.append({
-                    **base, "batch": b, "status": "ok", "ms_per_call": timing.median_ms,
-                    "images_per_s": timing.per_second(b), "timing": timing.as_dict(), "memory": memory,
-                    "build_s": build_s, "agreement": agreement.as_dict(),
-                })  # fmt: skip
-                logger.info("inference %-45s batch %4d: %9.3f ms, %9.1f images/s", variant.name, b,
-                            timing.median_ms, timing.per_second(b))  # fmt: skip
-                del inputs
-        del fast
+        variant_rows: list[dict[str, Any]] = []
+        try:
+            _measure_variant(ctx, variant, reference, batch_sizes, n_agree, base, variant_rows)
+        except Exception as err:  # one broken variant (e.g. a compiler error) must not lose the others' numbers
+            logger.warning("inference variant %s failed", variant.name, exc_info=True)
+            done = {r["batch"] for r in variant_rows}
+            variant_rows += [{**base, "batch": b, "status": f"failed: {type(err).__name__}: {str(err)[:200]}"}
+                             for b in batch_sizes if b not in done]  # fmt: skip
+        rows.extend(variant_rows)
         _release(device)
     return {"device": str(device), "rows": rows}
+
+
+def _measure_variant(
+    ctx: BenchContext,
+    variant: Variant,
+    reference: Any,
+    batch_sizes: tuple[int, ...],
+    n_agree: int,
+    base: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Append one row per batch size to ``rows`` (as they are measured, so a later failure keeps them)."""
+    from eanet.speed import apply_speed_options
+
+    opts, device = ctx.options, ctx.device
+    H, W = ctx.model.input_size
+    speed = _speed_for_batches(variant.speed, (*batch_sizes, n_agree))
+    t0 = time.perf_counter()
+    fast = apply_speed_options(ctx.model, speed, device=device)
+    build_s = time.perf_counter() - t0
+    with _attention(variant.attention):
+        agreement = compare_predictions(reference, fast(ctx.agreement_images()).to("cpu"),
+                                        agreement_class(variant.speed))  # fmt: skip
+        for b in batch_sizes:
+            g = torch.Generator(device="cpu").manual_seed(b)
+            inputs = [torch.rand(b, 3, H, W, generator=g).to(device) for _ in range(4)]  # (B, 3, H, W) each
+            state = {"k": 0}
+
+            def call(inputs=inputs, state=state, fast=fast):
+                state["k"] += 1
+                return fast(inputs[state["k"] % len(inputs)])
+
+            try:
+                timing = time_calls(call, device, warmup=opts.warmup, repeats=opts.repeats)
+                memory = peak_memory_mb(call, device)
+            except torch.OutOfMemoryError:
+                rows.append({**base, "batch": b, "status": not_measured("out of device memory")})
+                _release(device)
+                continue
+            rows.append({
+                **base, "batch": b, "status": "ok", "ms_per_call": timing.median_ms,
+                "images_per_s": timing.per_second(b), "timing": timing.as_dict(), "memory": memory,
+                "build_s": build_s, "agreement": agreement.as_dict(),
+            })  # fmt: skip
+            logger.info("inference %-45s batch %4d: %9.3f ms, %9.1f images/s", variant.name, b,
+                        timing.median_ms, timing.per_second(b))  # fmt: skip
+            del inputs

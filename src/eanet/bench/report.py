@@ -85,7 +85,9 @@ def format_report(results: dict[str, Any]) -> str:
         if rows:
             out += _table(["variant", "batch", "ms/step", "images/s", "peak MB", ""], rows, {1, 2, 3, 4})
         p = tr.get("real_pipeline") or {}
-        if p:
+        if p.get("status"):
+            out.append(f"  fed by the real data pipeline: {p['status']}")
+        elif p:
             out.append(f"  fed by the real data pipeline ({p['workers']} workers, hand-model targets on the device), "
                        f"{p['variant'].strip()}: {_num(p['images_per_s'])} images/s over {p['steps']} steps")  # fmt: skip
 

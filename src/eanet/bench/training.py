@@ -24,7 +24,7 @@ from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.memory import peak_memory_mb
 from eanet.bench.timing import synchronize, time_calls
 from eanet.bench.workload import load_batches, move_batch
-from eanet.model.fast import fp32_matmul_precision
+from eanet.model.fast import flatten_prediction, fp32_matmul_precision, unflatten_prediction
 
 __all__ = ["TrainVariant", "TrainStep", "train_variants", "run_train_step"]
 
@@ -66,7 +66,9 @@ class TrainStep:
         self.forward = net
         if variant.compile != "none":
             mode = None if variant.compile == "default" else variant.compile
-            self.forward = torch.compile(net, mode=mode, dynamic=False)
+            # The compiled function returns a flat tuple of tensors (no dataclass crosses the graph boundary).
+            flat = torch.compile(lambda img: flatten_prediction(net(img)), mode=mode, dynamic=False)
+            self.forward = lambda img: unflatten_prediction(flat(img))
         self.variant = variant
         self.device = device
 
@@ -145,15 +147,21 @@ def run_train_step(ctx: BenchContext) -> dict[str, Any]:
         if variant.cuda_only and not ctx.cuda:
             rows.append({**base, "status": not_measured("no CUDA device")})
             continue
-        step = TrainStep(ctx.model, device, variant)
         try:
+            step = TrainStep(ctx.model, device, variant)
             timing = time_calls(lambda step=step: step(batch), device, warmup=opts.warmup, repeats=opts.repeats)
             memory = peak_memory_mb(lambda step=step: step(batch), device)
         except torch.OutOfMemoryError:
             rows.append({**base, "status": not_measured("out of device memory")})
             continue
+        except Exception as err:  # a compiler error in one variant must not lose the others' numbers
+            logger.warning("train-step variant %s failed", variant.name, exc_info=True)
+            rows.append({**base, "status": f"failed: {type(err).__name__}: {str(err)[:200]}"})
+            continue
         finally:
-            del step
+            step = None
+            if ctx.cuda:
+                torch.cuda.empty_cache()
         rows.append({**base, "status": "ok", "ms_per_step": timing.median_ms, "images_per_s": timing.per_second(B),
                      "timing": timing.as_dict(), "memory": memory})  # fmt: skip
         logger.info("train step %-40s batch %d: %9.2f ms, %8.1f images/s", variant.name, B, timing.median_ms,
@@ -165,12 +173,16 @@ def run_train_step(ctx: BenchContext) -> dict[str, Any]:
         workers = opts.data_workers if opts.data_workers is not None else _default_workers()
         if ctx.quick:
             workers = min(workers, 1)
-        step = TrainStep(ctx.model, device, best)
-        pipeline = {"variant": best.name, "batch": B,
-                    **_pipeline_rate(ctx, step, B, workers, 2 if ctx.quick else opts.data_batches)}  # fmt: skip
-        logger.info("train step %s fed by the data pipeline (%d workers): %.1f images/s", best.name, workers,
-                    pipeline["images_per_s"])  # fmt: skip
-        del step
+        try:
+            step = TrainStep(ctx.model, device, best)
+            pipeline = {"variant": best.name, "batch": B,
+                        **_pipeline_rate(ctx, step, B, workers, 2 if ctx.quick else opts.data_batches)}  # fmt: skip
+            logger.info("train step %s fed by the data pipeline (%d workers): %.1f images/s", best.name, workers,
+                        pipeline["images_per_s"])  # fmt: skip
+        except Exception as err:
+            logger.warning("train step fed by the data pipeline failed", exc_info=True)
+            pipeline = {"variant": best.name, "batch": B, "status": f"failed: {type(err).__name__}: {str(err)[:200]}"}
+        step = None
     return {"device": str(device), "rows": rows, "real_pipeline": pipeline}
 
 

@@ -285,7 +285,10 @@ class SpeedModel(nn.Module):
         """Network (in the configured precision), then rotations and hand model in fp32; flat fp32 outputs."""
         net = self.net
         if self._autocast_dtype is not None:
-            with torch.autocast(device_type=img.device.type, dtype=self._autocast_dtype):
+            # No autocast weight-cast cache under CUDA graphs: cached casts made outside a capture are freed when
+            # autocast exits (PyTorch's CUDA-graph notes). With bf16 weights there is nothing to cast anyway.
+            with torch.autocast(device_type=img.device.type, dtype=self._autocast_dtype,
+                                cache_enabled=not self.speed.cuda_graphs):  # fmt: skip
                 regressions, joints_hm, rel_trans = net.predict_parameters(img)
         else:
             regressions, joints_hm, rel_trans = net.predict_parameters(img)
