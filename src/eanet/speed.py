@@ -77,6 +77,12 @@ class SpeedConfig:
     graph_batch_sizes: tuple[int, ...] = (1, 8, 32, 128)
     #: CPU intra-op threads (PyTorch and ONNX Runtime); null: leave the library default.
     num_threads: int | None = None
+    #: ONNX Runtime's worker threads spin while waiting for work. Off (the default here, not ONNX Runtime's): on a
+    #: machine whose cores are shared with other work, spinning threads wait for descheduled peers and a 2-thread
+    #: session ran 3-4x slower than a 1-thread one (docs/speed.md); on an idle dedicated machine spinning saves a
+    #: little latency. (PyTorch's OpenMP threads have the same choice, made by the environment variable
+    #: ``OMP_WAIT_POLICY=PASSIVE`` before torch is imported.)
+    ort_spin_wait: bool = False
     #: ``onnxruntime``: an ``eanet export`` file of the same checkpoint (an int8 copy is made beside it in a
     #: temporary folder for ``int8-dynamic``); null: export the model to a temporary file (about a minute).
     onnx_path: str | None = None

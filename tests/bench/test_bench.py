@@ -52,10 +52,25 @@ def test_cpu_latency_runs_the_reference_and_fast_paths_side_by_side(quick_run):
     (run,) = cpu["runs"]
     assert run["threads"] == 1
     names = [r["variant"] for r in run["rows"]]
-    assert names[0] == "torch fp32 eager (unoptimised reference)" and run["rows"][0]["speedup"] == 1.0
+    assert names[0] == "torch fp32 eager" and run["rows"][0]["speedup"] == 1.0  # this process: default environment
     assert "torch fp32 fold-BN" in names
     assert all(len(r["timing"]["times_ms"]) == cpu["rounds"] for r in run["rows"])
     assert all(cpu["agreement"][n]["passed"] for n in names)
+
+
+def test_cpu_latency_times_the_default_environment_in_a_child_process(tmp_path, monkeypatch):
+    """With OMP_WAIT_POLICY set here, the unoptimised reference runs in a child process without it, interleaved."""
+    from eanet.bench.cpu import DEFAULT_ENV_VARIANT
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    out = tmp_path / "cpu.json"
+    assert main(["bench", "--quick", "--sections", "cpu-latency", "--cpu-threads", "1", "--work-dir",
+                 str(tmp_path / "work"), "--json", str(out)]) == 0  # fmt: skip
+    cpu = json.loads(out.read_text())["sections"]["cpu-latency"]
+    rows = cpu["runs"][0]["rows"]
+    assert rows[0]["variant"] == DEFAULT_ENV_VARIANT and rows[0]["speedup"] == 1.0
+    assert len(rows[0]["timing"]["times_ms"]) == cpu["rounds"] and rows[0]["ms"] > 0
+    assert cpu["omp_wait_policy"] == "PASSIVE"
 
 
 def test_train_data_and_memory_sections(quick_run):

@@ -38,7 +38,7 @@ class CpuVariant:
 def cpu_variants(onnx: bool, compile_cpu: bool) -> list[CpuVariant]:
     bf16_note = "" if has_native_bf16() else "this CPU has no bf16 matrix instructions: emulated"
     variants = [
-        CpuVariant("torch fp32 eager (unoptimised reference)", SpeedConfig()),
+        CpuVariant("torch fp32 eager", SpeedConfig(), "this process's environment (see omp_wait_policy)"),
         CpuVariant("torch fp32 fold-BN", SpeedConfig(fold_batchnorm=True)),
         CpuVariant("torch fp32 fold-BN + channels-last", SpeedConfig(fold_batchnorm=True, channels_last=True)),
         CpuVariant("torch bf16 autocast", SpeedConfig(precision="bf16-autocast", fold_batchnorm=True), bf16_note),
@@ -112,16 +112,23 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
                     pred = models[v.name](images)
                     agreements[v.name] = compare_predictions(reference, pred, agreement_class(v.speed)).as_dict()
             fns = {name: _rotating_caller(model, one) for name, model in models.items()}
+            child = _default_environment_child(ctx, threads, one)
+            if child is not None:
+                fns = {DEFAULT_ENV_VARIANT: child, **fns}
             warmup = 1 if ctx.quick else 2
             timings = time_interleaved(fns, cpu, warmup=warmup, repeats=opts.cpu_repeats)
-            ref_ms = timings[variants[0].name].median_ms
+            ref_name = DEFAULT_ENV_VARIANT if child is not None else variants[0].name
+            ref_ms = timings[ref_name].median_ms
             rows = []
-            for v in variants:
+            shown = ([CpuVariant(DEFAULT_ENV_VARIANT, SpeedConfig(), DEFAULT_ENV_NOTE)] if child is not None else [])
+            for v in shown + variants:
                 t = timings[v.name]
                 rows.append({"variant": v.name, "speed": v.speed.label(), "threads": threads, "ms": t.median_ms,
                              "speedup": ref_ms / t.median_ms, "timing": t.as_dict(), "note": v.note})  # fmt: skip
                 logger.info("cpu %d thread(s) %-45s %8.1f ms (x%.2f)", threads, v.name, t.median_ms,
                             ref_ms / t.median_ms)  # fmt: skip
+            if child is not None:
+                child.close()
             if threads == threads_list[-1]:
                 for v in variants:
                     memory[v.name] = peak_memory_mb(fns[v.name], cpu)
@@ -129,8 +136,27 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
             del models, fns
     finally:
         torch.set_num_threads(saved_threads)
+    if DEFAULT_ENV_VARIANT in {r["variant"] for run in per_threads for r in run["rows"]}:
+        agreements[DEFAULT_ENV_VARIANT] = dict(agreements[variants[0].name], note="same computation as the reference")
     return {"batch": 1, "rounds": opts.cpu_repeats, "runs": per_threads, "agreement": agreements, "memory": memory,
-            "agreement_samples": int(images.shape[0]), "notes": notes}  # fmt: skip
+            "agreement_samples": int(images.shape[0]), "notes": notes,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}  # fmt: skip
+
+
+#: The unoptimised path exactly as a user gets it: PyTorch eager fp32 with the library's default environment.
+DEFAULT_ENV_VARIANT = "torch fp32 eager, default environment (unoptimised)"
+DEFAULT_ENV_NOTE = "separate process without OMP_WAIT_POLICY (OpenMP threads spin while waiting)"
+
+
+def _default_environment_child(ctx: BenchContext, threads: int, images: list[torch.Tensor]) -> Any:
+    """The reference model in a child process with the default OpenMP wait policy, when this process changed it."""
+    if "OMP_WAIT_POLICY" not in os.environ:
+        return None  # this process already runs with the defaults: its eager reference is the unoptimised path
+    from eanet.bench.child import ChildModel
+    from eanet.config import config_to_dict
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return ChildModel(ctx.work_dir / "child", config_to_dict(ctx.cfg), ctx.model.state_dict(), images, threads, env)
 
 
 def _rotating_caller(model: Any, inputs: list[torch.Tensor]):

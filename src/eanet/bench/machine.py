@@ -77,6 +77,8 @@ def machine_info(device: Any = None) -> dict[str, Any]:
         "onnxruntime": _version("onnxruntime"),
         "numpy": _version("numpy"),
         "eanet": _version("eanet"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -103,6 +105,7 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
         f"CPU: {info['cpu']}, {info['cpu_cores_usable']} usable cores, flags {' '.join(info['cpu_flags']) or '-'}"
         + (f", load average {info['load_average'][0]}" if "load_average" in info else "")
         + (f", {info['memory_gib']} GiB" if "memory_gib" in info else "")
+        + f", OMP_WAIT_POLICY={info.get('omp_wait_policy') or 'unset'}"
     ]
     if "gpu" in info:
         lines.append(

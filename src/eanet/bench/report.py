@@ -109,7 +109,7 @@ def format_report(results: dict[str, Any]) -> str:
         rows = []
         for run in c["runs"]:
             for r in run["rows"]:
-                ref = r["variant"].startswith("torch fp32 eager")
+                ref = r["variant"] == "torch fp32 eager" or r["variant"].endswith("(unoptimised)")
                 rows.append([str(r["threads"]), r["variant"], _num(r["ms"], 1), f"x{r['speedup']:.2f}",
                              _num((c["memory"].get(r["variant"]) or {}).get("peak_rss_mb"), 0) if c["memory"] else "-",
                              _agree(c["agreement"].get(r["variant"]), ref), r.get("note", "")])  # fmt: skip

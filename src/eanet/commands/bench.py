@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--work-dir", help="cache for synthetic data and ONNX exports (default: temporary)")
     parser.add_argument("--json", dest="json_path", help="write all results to this JSON file")
     parser.add_argument("--quick", action="store_true", help="tiny network, few repeats: checks the code paths run")
+    parser.add_argument("--omp-wait-policy", default="auto", choices=("auto", "passive", "active", "inherit"),
+                        help="OpenMP wait policy of this process; auto: passive unless OMP_WAIT_POLICY is set or torch "
+                        "is already loaded. With it set, cpu-latency also times PyTorch in the default environment "
+                        "in a child process")  # fmt: skip
     add_config_arguments(parser, default="eanet")
     parser.set_defaults(func=run)
 
@@ -85,8 +89,21 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eanet.bench import SECTIONS, BenchOptions, format_report, run_bench, write_json
+    import os
+
     from eanet.cli import CommandError
+
+    policy = args.omp_wait_policy
+    if policy == "auto":
+        policy = "inherit" if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ else "passive"
+    if policy != "inherit":
+        if "torch" in sys.modules:
+            raise CommandError(f"--omp-wait-policy {policy} must be set before torch is imported; use auto or inherit")
+        # Read once by the OpenMP runtime when torch loads. Passive waits: on a machine whose cores are shared, spinning
+        # threads wait for descheduled peers (docs/speed.md). cpu-latency still times the default in a child process.
+        os.environ["OMP_WAIT_POLICY"] = policy.upper()
+
+    from eanet.bench import SECTIONS, BenchOptions, format_report, run_bench, write_json
 
     sections = SECTIONS if args.sections == "all" else tuple(s.strip() for s in args.sections.split(",") if s.strip())
     unknown = [s for s in sections if s not in SECTIONS]

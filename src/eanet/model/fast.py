@@ -421,6 +421,19 @@ def quantize_onnx_int8(src: str | Path, dst: str | Path, min_dim: int | None = N
     return dst
 
 
+def _ort_session(path: Path, num_threads: int | None, spin: bool) -> Any:
+    """An ONNX Runtime CPU session with all graph optimisations, ``num_threads`` and spin-waiting on or off."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if num_threads:
+        options.intra_op_num_threads = int(num_threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.log_severity_level = 3  # errors only (the traced graph has unused initializers ORT warns about)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OrtSpeedModel:
     """An ``eanet export`` file run by ONNX Runtime, with the model's contract (backend ``onnxruntime``).
 
@@ -477,6 +490,8 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
     elif speed.precision == "fp32" and quantized:
         raise InvalidInputError(f"{path} is quantised ({onnx_model.metadata['quantization']}); use precision "
                                 "int8-dynamic for it, or the fp32 export")  # fmt: skip
+    if not speed.ort_spin_wait:
+        onnx_model.session = _ort_session(path, speed.num_threads, spin=False)
     if config is not None and onnx_model.config.model != config.model:
         raise InvalidInputError(f"{path} was exported from another architecture than the model given")
     return OrtSpeedModel(onnx_model, model.hand_models, speed)
