@@ -107,3 +107,13 @@ def test_bf16_autocast_runs_on_cpu(tmp_path):
     cfg = tiny_config(tmp_path / "bf16", amp="bf16", max_steps=3)
     result = make_trainer(cfg, evaluate=False).fit()
     assert result.global_step == 3 and result.nonfinite_steps == 0
+
+
+def test_resume_follows_a_changed_schedule(tmp_path):
+    make_trainer(tiny_config(tmp_path / "r", max_steps=6), evaluate=False).fit()  # one epoch of 6 steps
+    same = make_trainer(tiny_config(tmp_path / "r", resume="auto"), evaluate=False)
+    assert same._lr() == pytest.approx(1e-2)
+    changed = make_trainer(tiny_config(tmp_path / "r", resume="auto", lr_milestones=[1], epochs=4), evaluate=False)
+    assert changed._lr() == pytest.approx(1e-3)  # epoch 2 is past the new milestone
+    changed.scheduler.step()
+    assert changed._lr() == pytest.approx(1e-3)

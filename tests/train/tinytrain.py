@@ -113,10 +113,9 @@ def tiny_evaluate(dataset: TinyDataset):
     return evaluate
 
 
-def tiny_config(output_dir, **train):
+def tiny_config(output_dir, num_workers=0, **train):
     base = {
         "batch_size": 4,
-        "num_workers": 0,
         "epochs": 3,
         "lr": 1e-2,
         "lr_milestones": [2],
@@ -128,7 +127,9 @@ def tiny_config(output_dir, **train):
         "tensorboard": False,
     }
     base.update(train)
-    return config_from_dict({"seed": 7, "output_dir": str(output_dir), "device": "cpu", "train": base})
+    return config_from_dict(
+        {"seed": 7, "output_dir": str(output_dir), "device": "cpu", "train": base, "data": {"num_workers": num_workers}}
+    )
 
 
 def params_of(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -1,1 +1,29 @@
+"""Training: the loop, exact-resume checkpoints, DDP helpers and the configuration-to-trainer builder.
 
+Public API (imported lazily, so ``import eanet.config`` stays free of torch)::
+
+    from eanet.train import train, build_trainer, Trainer, TrainResult, TrainConfig
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from eanet.train.config import LossWeightsConfig, TrainConfig
+
+__all__ = ["TrainConfig", "LossWeightsConfig", "train", "build_trainer", "Trainer", "TrainResult", "NonFiniteLossError"]
+
+_LAZY = {
+    "train": "eanet.train.build",
+    "build_trainer": "eanet.train.build",
+    "Trainer": "eanet.train.loop",
+    "TrainResult": "eanet.train.loop",
+    "NonFiniteLossError": "eanet.train.loop",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

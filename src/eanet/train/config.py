@@ -58,13 +58,9 @@ class TrainConfig:
     #: API, as the official code), a path to a torchvision ResNet state dict, or null (keep the random init).
     backbone_init: str | None = "imagenet"
 
-    # ---- batch and data loading
+    # ---- batch (data-loader workers: ``data.num_workers``)
     #: Images per process and step (one process per GPU, so per GPU: official 32).
     batch_size: int = 32
-    #: DataLoader worker processes per training process.
-    num_workers: int = 8
-    #: Samples prefetched per worker.
-    prefetch_factor: int = 2
 
     # ---- precision and distributed
     #: Autocast dtype: ``none`` (fp32, the official setting and exact resume), ``bf16`` or ``fp16`` (CUDA, with a
@@ -95,6 +91,8 @@ class TrainConfig:
     log_every_steps: int = 20
     #: Evaluate on the held-out split every this many epochs (0: never) and after the last one.
     eval_every_epochs: int = 1
+    #: Also evaluate once before the first step (the "from initialisation" number; fresh runs only).
+    eval_before_training: bool = False
     #: Evaluate on at most this many held-out samples (null: all); quick checks on big test sets.
     eval_max_samples: int | None = None
     #: Show a progress bar on rank 0 (needs a terminal or a log that tolerates carriage returns).
@@ -113,8 +111,6 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.keep_last < 1:
             raise ValueError(f"keep_last must be at least 1, got {self.keep_last}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be at least 0, got {self.num_workers}")
         if self.max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be at least 1, got {self.max_nonfinite_steps}")
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:

@@ -74,6 +74,7 @@ class TrainResult:
     global_step: int
     epochs_completed: int
     metrics: dict[str, float] = field(default_factory=dict)
+    initial_metrics: dict[str, float] = field(default_factory=dict)
     best: dict[str, Any] | None = None
     nonfinite_steps: int = 0
     stopped_at_max_steps: bool = False
@@ -133,6 +134,7 @@ class Trainer:
         self.batch_transform = batch_transform
         self.evaluate_fn = evaluate
         self.loss_weights = asdict(self.tcfg.loss_weights)
+        self.num_workers = cfg.data.num_workers
         self.amp_dtype = autocast_dtype(self.tcfg)
         if self.amp_dtype is torch.float16 and device.type != "cuda":
             raise UserError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 or none on the CPU")
@@ -233,6 +235,7 @@ class Trainer:
         load_model_state(self.model, state["model"], source=str(path))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._apply_configured_schedule()
         self.scaler.load_state_dict(state["scaler"])
         pos = state["position"]
         self.position = _Position(pos["epoch"], pos["batches_done"], pos["global_step"])
@@ -271,6 +274,37 @@ class Trainer:
             changed = _diff_configs(old_cfg, config_to_dict(self.cfg))
             if changed:
                 logger.warning("the configuration differs from the checkpoint's in: %s", ", ".join(changed))
+
+    def _apply_configured_schedule(self) -> None:
+        """After loading a scheduler state: if the configuration now asks for another schedule, follow it.
+
+        The loaded state carries the milestones, factor and base rate of the run that wrote it; a resumed run whose
+        configuration changed them (e.g. a longer schedule) gets the configured ones, with the rate of the current
+        epoch recomputed. An unchanged configuration leaves the loaded state untouched (bit-exact resume).
+        """
+        sched, tcfg = self.scheduler, self.tcfg
+        wanted = (sorted(tcfg.lr_milestones), tcfg.lr_gamma, [tcfg.lr] * len(sched.base_lrs))
+        loaded = (sorted(sched.milestones.elements()), sched.gamma, list(sched.base_lrs))
+        if wanted == loaded:
+            return
+        from collections import Counter
+
+        sched.milestones = Counter(tcfg.lr_milestones)
+        sched.gamma = tcfg.lr_gamma
+        sched.base_lrs = [tcfg.lr] * len(sched.base_lrs)
+        passed = sum(1 for m in tcfg.lr_milestones if m <= sched.last_epoch)
+        lr = tcfg.lr * tcfg.lr_gamma**passed
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        sched._last_lr = [lr] * len(self.optimizer.param_groups)
+        logger.warning(
+            "the learning-rate schedule differs from the checkpoint's (milestones, gamma, lr %s -> %s); following the "
+            "configuration: lr %.3g from epoch %d",
+            loaded,
+            wanted,
+            lr,
+            sched.last_epoch + 1,
+        )
 
     # ------------------------------------------------------------------------------------------------------------
     # checkpoints
@@ -387,7 +421,7 @@ class Trainer:
 
     def _loader(self, epoch: int) -> DataLoader:
         self.sampler.set_epoch(epoch, start=self.position.batches_done * self.tcfg.batch_size)
-        workers = self.tcfg.num_workers
+        workers = self.num_workers
         return DataLoader(
             self.train_dataset,
             batch_size=self.tcfg.batch_size,
@@ -397,7 +431,7 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
             drop_last=True,
             generator=loader_generator(self.cfg.seed, epoch),
-            prefetch_factor=self.tcfg.prefetch_factor if workers > 0 else None,
+            worker_init_fn=_worker_init if workers > 0 else None,
             persistent_workers=False,
         )
 
@@ -476,6 +510,12 @@ class Trainer:
         stopped = False
         step_time_ema: float | None = None
         skip_counter = _skip_counter()
+        initial: dict[str, float] = {}
+        if tcfg.eval_before_training and pos.global_step == 0 and self.evaluate_fn is not None:
+            initial = self._evaluate(-1)
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in initial.items())
+            logger.info("evaluation before training: %s", shown)
+            self.monitor.record("eval", 0, initial, epoch=0)
         self.model.train()
         try:
             while pos.epoch < epochs and not stopped:
@@ -577,11 +617,23 @@ class Trainer:
             global_step=pos.global_step,
             epochs_completed=pos.epoch,
             metrics=dict(self.last_metrics),
+            initial_metrics=initial,
             best=best,
             nonfinite_steps=self.nonfinite_total,
             stopped_at_max_steps=stopped,
             last_checkpoint=last_path,
         )
+
+
+def _worker_init(worker_id: int) -> None:
+    # The workers are the parallelism: one intra-op thread each avoids oversubscribing the cores.
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - OpenCV is a dependency
+        pass
 
 
 def _skip_counter():

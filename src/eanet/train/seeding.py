@@ -139,6 +139,9 @@ class SeededDataset(Dataset):
         np.random.seed(seed % 2**32)
         # CPU generator only: augmentation runs on the CPU, and CUDA generators belong to the model.
         torch.default_generator.manual_seed(seed)
+        set_epoch = getattr(self.dataset, "set_epoch", None)
+        if set_epoch is not None:  # datasets that derive their own augmentation generator from the epoch
+            set_epoch(epoch)
         try:
             return self.dataset[index]
         finally:

@@ -1,0 +1,130 @@
+"""From a configuration to a ready :class:`~eanet.train.loop.Trainer`: the one place training reads a ``Config``.
+
+``train(cfg, device)`` is what ``eanet train`` runs (once per process under torchrun)::
+
+    from eanet.config import load_config
+    from eanet.train import train
+    result = train(load_config("eanet", ["data.root=/data/InterHand2.6M"]), torch.device("cuda"))
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from eanet.config import Config, ConfigError
+from eanet.train.loop import Trainer, TrainResult
+
+__all__ = ["check_config", "build_trainer", "train", "export_model"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_config(cfg: Config) -> None:
+    """Reject section combinations that cannot train together, naming the keys to change."""
+    if tuple(cfg.data.input_size) != tuple(cfg.model.input_size):
+        raise ConfigError(
+            f"data.input_size {list(cfg.data.input_size)} differs from model.input_size {list(cfg.model.input_size)}; "
+            "set both to the same size"
+        )
+    expected = (cfg.model.heatmap_depth, *cfg.model.feature_grid)
+    if tuple(cfg.data.heatmap_shape) != expected:
+        raise ConfigError(
+            f"data.heatmap_shape {list(cfg.data.heatmap_shape)} does not match the model's heatmap {list(expected)} "
+            "(model.heatmap_depth, model.input_size / 32); set data.heatmap_shape to it"
+        )
+    milestones = cfg.train.lr_milestones
+    if milestones and milestones[-1] >= cfg.train.epochs:
+        logger.warning("train.lr_milestones %s include epochs past train.epochs=%d", list(milestones), cfg.train.epochs)
+
+
+def build_trainer(cfg: Config, device: torch.device) -> Trainer:
+    """Build the model, training set, collation, hand-model targets and held-out evaluation for ``cfg``."""
+    from eanet.data import build_collator, build_dataset
+    from eanet.data.collate import ManoTargetBuilder
+    from eanet.model import build_model
+    from eanet.train.seeding import seed_everything
+
+    check_config(cfg)
+    seed_everything(cfg.seed)  # same initial weights on every process
+    model = build_model(cfg.model, cfg.hand_model)
+    right, left = model.hand_models["right"], model.hand_models["left"]
+    dataset = build_dataset(cfg.data, "train", cfg.hand_model, seed=cfg.seed)
+    target_kwargs = dict(
+        input_size=cfg.data.input_size, heatmap_shape=cfg.data.heatmap_shape, bbox_3d_size=cfg.data.bbox_3d_size
+    )
+    if device.type == "cuda":
+        # The batched hand-model pass runs on the GPU; the workers only decode and warp images.
+        collate = build_collator(None)
+        builder = ManoTargetBuilder(right, left, **target_kwargs)  # shares the model's (buffer-only) hand layers
+        batch_transform: Any = builder
+    else:
+        # On the CPU the workers are the parallelism: they run the hand-model pass too.
+        collate = build_collator((right, left), cfg.data)
+        batch_transform = None
+    evaluate = None
+    if cfg.train.eval_every_epochs > 0 or cfg.train.eval_before_training:
+        from eanet.eval.runner import make_train_evaluate_fn
+
+        evaluate = make_train_evaluate_fn(cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(cfg.data.root))
+    return Trainer(cfg, device, model, dataset, collate_fn=collate, batch_transform=batch_transform, evaluate=evaluate)
+
+
+def synthetic_gt_hand_model_data(root: str | Path) -> tuple[Any, Any] | None:
+    """The hand model that made a synthetic dataset's ground truth (``eanet synth``), when it is not MANO.
+
+    Real InterHand2.6M/HIC ground truth is MANO, so evaluation normally loads the user's MANO files. A dataset
+    written by ``eanet synth --hand-model open`` holds parameters of the built-in open hand instead; its ground-truth
+    meshes must be rebuilt with that model (MANO would give wrong meshes, and need licensed files for nothing).
+    Returns None for anything else (the evaluator then loads MANO).
+    """
+    import json
+
+    from eanet.data.synthetic import MANIFEST_NAME
+
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        kind = json.loads(path.read_text())["config"]["hand_model"]
+    except (ValueError, KeyError, TypeError):
+        logger.warning("%s is unreadable; evaluating against MANO ground truth", path)
+        return None
+    if kind == "mano":
+        return None
+    from eanet.hand_model import load_hand_model_data
+
+    logger.info("synthetic dataset made with the %r hand model: evaluation rebuilds its ground truth with it", kind)
+    return load_hand_model_data(kind, "right"), load_hand_model_data(kind, "left")
+
+
+def export_model(trainer: Trainer, cfg: Config, path: str | Path) -> Path:
+    """Write the trained weights as a released model file (``eanet.model.checkpoint`` safetensors format)."""
+    from eanet.model.checkpoint import save_model
+
+    path = Path(path)
+    save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(trainer.position.global_step)})
+    return path
+
+
+def train(cfg: Config, device: torch.device) -> TrainResult:
+    """Train with ``cfg`` on ``device``; rank 0 exports ``<output_dir>/model.safetensors`` (and ``best.safetensors``)."""
+    from eanet.train import distributed as dist_utils
+    from eanet.train.checkpoint import load_model_state, load_training_checkpoint
+
+    trainer = build_trainer(cfg, device)
+    result = trainer.fit()
+    if dist_utils.is_main_process() and result.global_step > 0:
+        out = export_model(trainer, cfg, Path(cfg.output_dir) / "model.safetensors")
+        logger.info("model weights: %s", out)
+        best_ckpt = Path(cfg.output_dir) / "checkpoints" / "best.pt"
+        if best_ckpt.is_file():
+            # The best epoch's weights as a released model file too (loaded into the trainer's model, then exported).
+            state = load_training_checkpoint(best_ckpt)
+            load_model_state(trainer.model, state["model"], source=str(best_ckpt))
+            export_model(trainer, cfg, Path(cfg.output_dir) / "best.safetensors")
+            logger.info("best weights (%s): %s", result.best, Path(cfg.output_dir) / "best.safetensors")
+    return result

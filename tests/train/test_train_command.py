@@ -1,0 +1,75 @@
+"""``eanet train`` end to end on the real network and data pipeline (tiny synthetic dataset), and its bad-input errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eanet.cli import main
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory):
+    """A tiny ``eanet synth`` dataset (8 train and 8 test images), written once per session."""
+    root = tmp_path_factory.mktemp("synth")
+    cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
+    assert main([*cmd, "--splits", "train,test", "--no-progress", "--backend", "torch"]) == 0
+    return root
+
+
+# The small configuration shrunk further so that a step takes well under a second on a CPU.
+FAST = [
+    "model.input_size=[64,64]",
+    "data.input_size=[64,64]",
+    "data.heatmap_shape=[8,2,2]",
+    "data.num_workers=0",
+    "train.batch_size=4",
+    "train.progress_bar=false",
+    "train.log_every_steps=1",
+    "eval.batch_size=8",
+]
+
+
+def test_unknown_key_is_an_error_naming_it(capsys):
+    assert main(["train", "--config", "small-synthetic", "train.learning_rate=1"]) == 2
+    err = capsys.readouterr().err
+    assert "train.learning_rate" in err and "lr" in err
+
+
+def test_data_directory_without_annotations_names_the_file(tmp_path, capsys):
+    code = main(["train", "--config", "small-synthetic", f"data.root={tmp_path}", f"output_dir={tmp_path / 'run'}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "InterHand2.6M_train_data.json" in err and str(tmp_path) in err
+
+
+def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--config", "small-synthetic", f"--data-root={synth_root}", f"--output-dir={run}", *FAST]
+    assert main([*args, "train.epochs=2", "train.eval_before_training=true", "train.eval_every_epochs=1"]) == 0
+    out = capsys.readouterr().out
+    assert "trained 4 steps (2 epochs)" in out and "held-out mpjpe_all:" in out
+    for name in ("config.yaml", "log.jsonl", "model.safetensors", "best.safetensors", "checkpoints/latest.json"):
+        assert (run / name).is_file(), name
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r["kind"] == "eval"] == [0, 1, 2]
+
+    from eanet.model import load_model
+
+    model, saved_cfg = load_model(run / "model.safetensors")
+    assert model.backbone.name == "resnet18" and saved_cfg.train.epochs == 2
+
+    # Continue the finished run for one more epoch.
+    assert main([*args, "train.epochs=3", "train.eval_every_epochs=0", "--resume"]) == 0
+    assert "trained 6 steps (3 epochs)" in capsys.readouterr().out
+
+    # The run's checkpoint does not fit a deeper joint transformer: the error lists the keys.
+    assert main([*args, "train.epochs=4", "model.sjt_depth=2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "missing keys:" in err and "sjt" in err.lower()
+
+
+def test_torchrun_entry_point_help():
+    result = subprocess.run([sys.executable, "-m", "eanet", "train", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "torchrun" in result.stdout
