@@ -45,7 +45,7 @@ class BenchOptions:
     repeats: int = 20
     #: Rounds of the interleaved CPU latency comparison (each round runs every variant once).
     cpu_repeats: int = 7
-    #: CPU thread counts measured by ``cpu-latency`` (None: all usable cores).
+    #: CPU thread counts measured by ``cpu-latency`` (None: 1 and all usable cores).
     cpu_threads: tuple[int, ...] | None = None
     #: Optimiser steps on synthetic data before measuring (ignored with a checkpoint): agreement needs trained,
     #: not random, weights.
@@ -56,6 +56,8 @@ class BenchOptions:
     compile_mode: str = "max-autotune-no-cudagraphs"
     #: Also measure ``torch.compile`` on the CPU (compilation takes minutes for the full network).
     cpu_compile: bool = False
+    #: Also measure bf16 autocast on a CPU without bf16 matrix instructions (emulated, very slow).
+    cpu_bf16: bool = False
     #: Measure the ONNX Runtime paths on the CPU (exporting the full network takes about a minute; cached).
     onnx: bool = True
     #: Data-loader workers of the data and real-pipeline measurements (None: usable cores - 1, at most 16).

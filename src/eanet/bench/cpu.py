@@ -19,7 +19,6 @@ from eanet.bench.agreement import compare_predictions
 from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.inference import reference_outputs
 from eanet.bench.machine import has_native_bf16
-from eanet.bench.memory import peak_memory_mb
 from eanet.bench.timing import time_interleaved
 from eanet.speed import SpeedConfig, agreement_class
 
@@ -35,14 +34,17 @@ class CpuVariant:
     note: str = ""
 
 
-def cpu_variants(onnx: bool, compile_cpu: bool) -> list[CpuVariant]:
-    bf16_note = "" if has_native_bf16() else "this CPU has no bf16 matrix instructions: emulated"
+def cpu_variants(onnx: bool, compile_cpu: bool, bf16: bool = False) -> list[CpuVariant]:
+    """CPU variants; bf16 only where the CPU has bf16 matrix instructions (or ``bf16``: emulated, ~30x slower)."""
     variants = [
         CpuVariant("torch fp32 eager", SpeedConfig(), "this process's environment (see omp_wait_policy)"),
         CpuVariant("torch fp32 fold-BN", SpeedConfig(fold_batchnorm=True)),
         CpuVariant("torch fp32 fold-BN + channels-last", SpeedConfig(fold_batchnorm=True, channels_last=True)),
-        CpuVariant("torch bf16 autocast", SpeedConfig(precision="bf16-autocast", fold_batchnorm=True), bf16_note),
     ]
+    if has_native_bf16() or bf16:
+        note = "" if has_native_bf16() else "this CPU has no bf16 matrix instructions: emulated"
+        variants.append(CpuVariant("torch bf16 autocast", SpeedConfig(precision="bf16-autocast", fold_batchnorm=True),
+                                   note))  # fmt: skip
     if compile_cpu:
         variants.append(CpuVariant("torch fp32 compile(default)", SpeedConfig(fold_batchnorm=True, compile="default")))
     if onnx:
@@ -87,17 +89,20 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
         except ImportError:
             onnx = False
             notes.append(not_measured("onnxruntime is not installed (ONNX Runtime paths)"))
-    variants = cpu_variants(onnx, opts.cpu_compile)
+    bf16 = opts.cpu_bf16 or ctx.quick
+    variants = cpu_variants(onnx, opts.cpu_compile, bf16)
+    if not has_native_bf16() and not bf16:
+        notes.append(not_measured("torch bf16, this CPU has no AVX512-BF16/AMX (emulated bf16 is ~30x slower than "
+                                  "fp32; --cpu-bf16 measures it)"))  # fmt: skip
     paths = onnx_export(ctx) if onnx else None
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads_list = tuple(opts.cpu_threads) if opts.cpu_threads else (usable,)
+    threads_list = tuple(opts.cpu_threads) if opts.cpu_threads else tuple(sorted({1, usable}))
     reference = reference_outputs(ctx, cpu)
     images = ctx.agreement_images()
     one = [images[i : i + 1] for i in range(min(4, images.shape[0]))]  # (1, 3, H, W) each, used in rotation
     saved_threads = torch.get_num_threads()
     per_threads = []
     agreements: dict[str, Any] = {}
-    memory: dict[str, Any] = {}
     try:
         for threads in threads_list:
             torch.set_num_threads(threads)
@@ -129,16 +134,13 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
                             ref_ms / t.median_ms)  # fmt: skip
             if child is not None:
                 child.close()
-            if threads == threads_list[-1]:
-                for v in variants:
-                    memory[v.name] = peak_memory_mb(fns[v.name], cpu)
             per_threads.append({"threads": threads, "rows": rows})
             del models, fns
     finally:
         torch.set_num_threads(saved_threads)
     if DEFAULT_ENV_VARIANT in {r["variant"] for run in per_threads for r in run["rows"]}:
         agreements[DEFAULT_ENV_VARIANT] = dict(agreements[variants[0].name], note="same computation as the reference")
-    return {"batch": 1, "rounds": opts.cpu_repeats, "runs": per_threads, "agreement": agreements, "memory": memory,
+    return {"batch": 1, "rounds": opts.cpu_repeats, "runs": per_threads, "agreement": agreements,
             "agreement_samples": int(images.shape[0]), "notes": notes,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}  # fmt: skip
 

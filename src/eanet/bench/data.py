@@ -14,6 +14,7 @@ comparison) is ``tools/bench_data.py`` (docs/data.md); this section measures wha
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Any
@@ -42,7 +43,8 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
     opts = ctx.options
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
     dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model)
-    hands = ctx.model.hand_models
+    # CPU copies: what a CPU data-loader worker runs (the benchmark's model may sit on the GPU by now).
+    hands = {side: copy.deepcopy(layer).to("cpu") for side, layer in ctx.model.hand_models.items()}
     builder = ManoTargetBuilder(hands["right"], hands["left"], input_size=dcfg.input_size,
                                 heatmap_shape=dcfg.heatmap_shape, bbox_3d_size=dcfg.bbox_3d_size)  # fmt: skip
     B = 4 if ctx.quick else 32

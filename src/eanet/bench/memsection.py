@@ -68,18 +68,28 @@ def run_memory(ctx: BenchContext) -> dict[str, Any]:
             out["train_step"].append({"variant": variant.name, "device": str(device), "batch": B, **mem})
             del step
             gc.collect()
-    cpu = torch.device("cpu")
-    img = ctx.agreement_images()[:1]
-    candidates = [("torch fp32 eager", SpeedConfig())]
+    # CPU: each path in a fresh process (this one holds many models), resident set after importing the libraries,
+    # after loading the model, and the peak after a few batch-1 calls.
+    from eanet.bench.child import ChildModel
+    from eanet.config import config_to_dict
+
+    images = [ctx.agreement_images()[:1]]
+    candidates: list[tuple[str, Any]] = [("torch fp32 eager", None)]
     if opts.onnx and not ctx.quick:
         from eanet.bench.cpu import onnx_export
 
-        candidates.append(("onnxruntime fp32", SpeedConfig(backend="onnxruntime", onnx_path=str(onnx_export(ctx)[0]))))
-    for name, speed in candidates:
-        fast = apply_speed_options(ctx.model, speed, device=cpu, config=ctx.cfg)
-        with torch.inference_mode():
-            mem = peak_memory_mb(_two_calls(lambda fast=fast: fast(img)), cpu)
-        out["cpu_batch1"].append({"variant": name, **mem})
-        del fast
-        gc.collect()
+        fp32, int8 = onnx_export(ctx)
+        candidates += [("onnxruntime fp32", fp32), ("onnxruntime int8-dynamic", int8)]
+    state = ctx.model.state_dict()
+    for name, onnx_path in candidates:
+        child = ChildModel(ctx.work_dir / "child-memory", config_to_dict(ctx.cfg), state, images, 1,
+                           onnx_path=onnx_path)  # fmt: skip
+        try:
+            for _ in range(3):
+                child()
+            rss = child.memory()
+        finally:
+            child.close()
+        out["cpu_batch1"].append({"variant": name, "imported_mb": rss["imported"], "loaded_mb": rss["loaded"],
+                                  "peak_rss_mb": rss["peak"], "peak_above_start_mb": rss["peak"] - rss["imported"]})  # fmt: skip
     return out

@@ -111,9 +111,8 @@ def format_report(results: dict[str, Any]) -> str:
             for r in run["rows"]:
                 ref = r["variant"] == "torch fp32 eager" or r["variant"].endswith("(unoptimised)")
                 rows.append([str(r["threads"]), r["variant"], _num(r["ms"], 1), f"x{r['speedup']:.2f}",
-                             _num((c["memory"].get(r["variant"]) or {}).get("peak_rss_mb"), 0) if c["memory"] else "-",
                              _agree(c["agreement"].get(r["variant"]), ref), r.get("note", "")])  # fmt: skip
-        out += _table(["threads", "variant", "ms", "speed-up", "peak RSS MB", "agreement", "note"], rows, {0, 2, 3, 4})
+        out += _table(["threads", "variant", "ms", "speed-up", "agreement", "note"], rows, {0, 2, 3})
 
     mem = sections.get("memory")
     if mem is not None:
@@ -127,9 +126,11 @@ def format_report(results: dict[str, Any]) -> str:
             rows.append(["train step", r["variant"], r["device"], str(r["batch"]),
                          _num(r.get("peak_allocated_mb", r.get("peak_rss_mb")), 0), _num(r.get("peak_above_start_mb"), 0)])  # fmt: skip
         for r in mem["cpu_batch1"]:
-            rows.append(["inference", r["variant"], "cpu", "1", _num(r.get("peak_rss_mb"), 0),
+            rows.append(["inference (fresh process)", r["variant"], "cpu", "1", _num(r.get("peak_rss_mb"), 0),
                          _num(r.get("peak_above_start_mb"), 0)])  # fmt: skip
-        out += _table(["what", "variant", "device", "batch", "peak MB", "added by the call MB"], rows, {3, 4, 5})
+        out += _table(["what", "variant", "device", "batch", "peak MB", "above start MB"], rows, {3, 4, 5})
+        out.append("  GPU: allocator peak during the call, and what the call added to what was allocated before it; "
+                   "CPU: peak resident set of a fresh process, and above the same process after its imports")  # fmt: skip
     return "\n".join(out) + "\n"
 
 

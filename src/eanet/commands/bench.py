@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up calls per GPU measurement (default 5)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per GPU measurement (default 20)")
     parser.add_argument("--cpu-repeats", type=int, default=7, help="interleaved rounds of cpu-latency (default 7)")
-    parser.add_argument("--cpu-threads", help="comma-separated CPU thread counts (default: all usable cores)")
+    parser.add_argument("--cpu-threads", help="comma-separated CPU thread counts (default: 1 and all usable cores)")
     parser.add_argument("--train-steps", type=int, default=20,
                         help="Adam steps on synthetic data before measuring, without --checkpoint (default 20)")  # fmt: skip
     parser.add_argument("--agreement-samples", type=int, default=16, help="synthetic crops for agreement (16)")
@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
                         help="torch.compile mode of the compiled GPU variants")  # fmt: skip
     parser.add_argument("--cpu-compile", action="store_true", help="also time torch.compile on the CPU (slow)")
+    parser.add_argument("--cpu-bf16", action="store_true", help="also time bf16 on a CPU without bf16 instructions")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime paths")
     parser.add_argument("--data-workers", type=int, help="data-loader workers (default: usable cores - 1, <= 16)")
     parser.add_argument("--data-batches", type=int, default=20, help="batches timed through the data loader")
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         agreement_samples=min(args.agreement_samples, 4) if quick else args.agreement_samples,
         compile_mode=args.compile_mode,
         cpu_compile=args.cpu_compile,
+        cpu_bf16=args.cpu_bf16,
         onnx=not args.no_onnx,
         data_workers=args.data_workers,
         data_batches=args.data_batches,

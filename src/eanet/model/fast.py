@@ -50,6 +50,7 @@ __all__ = [
     "flatten_prediction",
     "unflatten_prediction",
     "fp32_matmul_precision",
+    "ort_session",
 ]
 
 logger = logging.getLogger(__name__)
@@ -218,8 +219,9 @@ class SpeedModel(nn.Module):
     """EANet inference with the options of a :class:`SpeedConfig` (backend ``torch``).
 
     Args:
-        model: an :class:`~eanet.model.eanet.EANet` with its hand-model layers. It is not modified: a copy is made
-            when weights change (folding, bf16, layout).
+        model: an :class:`~eanet.model.eanet.EANet` with its hand-model layers. Its weights are never changed: a
+            copy is made when a path changes weights (folding, bf16, layout); otherwise the model itself is used
+            (moved to ``device``, in eval mode).
         speed: the options.
         device: where to run (default: the model's device). CUDA graphs and TF32 need CUDA.
 
@@ -421,7 +423,7 @@ def quantize_onnx_int8(src: str | Path, dst: str | Path, min_dim: int | None = N
     return dst
 
 
-def _ort_session(path: Path, num_threads: int | None, spin: bool) -> Any:
+def ort_session(path: Path, num_threads: int | None, spin: bool) -> Any:
     """An ONNX Runtime CPU session with all graph optimisations, ``num_threads`` and spin-waiting on or off."""
     import onnxruntime as ort
 
@@ -491,7 +493,7 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
         raise InvalidInputError(f"{path} is quantised ({onnx_model.metadata['quantization']}); use precision "
                                 "int8-dynamic for it, or the fp32 export")  # fmt: skip
     if not speed.ort_spin_wait:
-        onnx_model.session = _ort_session(path, speed.num_threads, spin=False)
+        onnx_model.session = ort_session(path, speed.num_threads, spin=False)
     if config is not None and onnx_model.config.model != config.model:
         raise InvalidInputError(f"{path} was exported from another architecture than the model given")
     return OrtSpeedModel(onnx_model, model.hand_models, speed)
@@ -511,7 +513,8 @@ def apply_speed_options(
     """Wrap ``model`` for fast inference as ``speed`` says.
 
     Args:
-        model: an :class:`~eanet.model.eanet.EANet` with hand-model layers (left unchanged).
+        model: an :class:`~eanet.model.eanet.EANet` with hand-model layers (its weights are left unchanged; see
+            :class:`SpeedModel` for when it is copied).
         speed: the options (default: the exact fp32 reference).
         device: where to run (torch backend; default: the model's device). ONNX Runtime runs on the CPU.
         config: the :class:`~eanet.config.Config` the model was built from; needed by ``onnxruntime`` when
