@@ -56,6 +56,11 @@ def test_cpu_latency_runs_the_reference_and_fast_paths_side_by_side(quick_run):
     assert "torch fp32 fold-BN" in names
     assert all(len(r["timing"]["times_ms"]) == cpu["rounds"] for r in run["rows"])
     assert all(cpu["agreement"][n]["passed"] for n in names)
+    # The arithmetic floor is measured in the same rounds: the model's GFLOP over an fp32 matrix product's rate.
+    assert cpu["model_gflop"] > 0 and run["sgemm_gflop_per_s"] > 0
+    assert run["fp32_floor_ms"] == pytest.approx(cpu["model_gflop"] / run["sgemm_gflop_per_s"] * 1e3)
+    inference = results["sections"]["inference"]
+    assert inference["ceilings"]["fp32"]["floor_images_per_s"] > 0 and "bf16" in inference["ceilings"]
 
 
 def test_cpu_latency_times_the_default_environment_in_a_child_process(tmp_path, monkeypatch):

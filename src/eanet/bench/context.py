@@ -127,6 +127,14 @@ class BenchContext:
             self._synth[purpose] = synthetic_root(self.work_dir, *spec)
         return self._synth[purpose]
 
+    def model_gflop(self) -> float:
+        """GFLOP of one image through the full model (counted once)."""
+        from eanet.bench.ceilings import model_gflop
+
+        if "model_gflop" not in self.results:
+            self.results["model_gflop"] = model_gflop(self.model, tuple(self.model.input_size))
+        return self.results["model_gflop"]
+
     def agreement_images(self) -> torch.Tensor:
         """``(N, 3, H, W)`` synthetic test crops (CPU) every path's agreement is computed on."""
         from eanet.bench.workload import agreement_images

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from eanet.bench.agreement import compare_predictions
+from eanet.bench.ceilings import matmul_call
 from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.inference import reference_outputs
 from eanet.bench.machine import has_native_bf16
@@ -99,6 +100,7 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
     threads_list = tuple(opts.cpu_threads) if opts.cpu_threads else tuple(sorted({1, usable}))
     reference = reference_outputs(ctx, cpu)
     images = ctx.agreement_images()
+    gflop = ctx.model_gflop()
     one = [images[i : i + 1] for i in range(min(4, images.shape[0]))]  # (1, 3, H, W) each, used in rotation
     saved_threads = torch.get_num_threads()
     per_threads = []
@@ -120,8 +122,12 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
             child = _default_environment_child(ctx, threads, one)
             if child is not None:
                 fns = {DEFAULT_ENV_VARIANT: child, **fns}
+            # The ceiling, timed in the same rounds (same load): one fp32 matrix product as large as the model's.
+            matmul, matmul_flop = matmul_call(cpu, torch.float32, 256 if ctx.quick else 2048)
+            fns[CEILING] = matmul
             warmup = 1 if ctx.quick else 2
             timings = time_interleaved(fns, cpu, warmup=warmup, repeats=opts.cpu_repeats)
+            sgemm = matmul_flop / timings.pop(CEILING).median_ms / 1e6  # GFLOP/s
             ref_name = DEFAULT_ENV_VARIANT if child is not None else variants[0].name
             ref_ms = timings[ref_name].median_ms
             rows = []
@@ -129,22 +135,26 @@ def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
             for v in shown + variants:
                 t = timings[v.name]
                 rows.append({"variant": v.name, "speed": v.speed.label(), "threads": threads, "ms": t.median_ms,
-                             "speedup": ref_ms / t.median_ms, "timing": t.as_dict(), "note": v.note})  # fmt: skip
+                             "speedup": ref_ms / t.median_ms, "gflop_per_s": gflop / t.median_ms * 1e3,
+                             "timing": t.as_dict(), "note": v.note})  # fmt: skip
                 logger.info("cpu %d thread(s) %-45s %8.1f ms (x%.2f)", threads, v.name, t.median_ms,
                             ref_ms / t.median_ms)  # fmt: skip
             if child is not None:
                 child.close()
-            per_threads.append({"threads": threads, "rows": rows})
+            per_threads.append({"threads": threads, "rows": rows, "sgemm_gflop_per_s": sgemm,
+                                "fp32_floor_ms": gflop / sgemm * 1e3})  # fmt: skip
             del models, fns
     finally:
         torch.set_num_threads(saved_threads)
     if DEFAULT_ENV_VARIANT in {r["variant"] for run in per_threads for r in run["rows"]}:
         agreements[DEFAULT_ENV_VARIANT] = dict(agreements[variants[0].name], note="same computation as the reference")
-    return {"batch": 1, "rounds": opts.cpu_repeats, "runs": per_threads, "agreement": agreements,
+    return {"batch": 1, "rounds": opts.cpu_repeats, "model_gflop": gflop, "runs": per_threads, "agreement": agreements,
             "agreement_samples": int(images.shape[0]), "notes": notes,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}  # fmt: skip
 
 
+#: Key of the matrix-product ceiling timed among the variants.
+CEILING = "fp32 matrix product (ceiling)"
 #: The unoptimised path exactly as a user gets it: PyTorch eager fp32 with the library's default environment.
 DEFAULT_ENV_VARIANT = "torch fp32 eager, default environment (unoptimised)"
 DEFAULT_ENV_NOTE = "separate process without OMP_WAIT_POLICY (OpenMP threads spin while waiting)"

@@ -98,6 +98,7 @@ def run_inference(ctx: BenchContext) -> dict[str, Any]:
     batch_sizes = tuple(opts.batch_sizes)
     n_agree = ctx.agreement_images().shape[0]
     reference = reference_outputs(ctx, device)
+    ceilings = _ceilings(ctx)
     rows: list[dict[str, Any]] = []
     for variant in inference_variants(opts.compile_mode, opts.cpu_compile):
         base = {"variant": variant.name, "speed": variant.speed.label(), "attention": variant.attention}
@@ -114,7 +115,25 @@ def run_inference(ctx: BenchContext) -> dict[str, Any]:
                              for b in batch_sizes if b not in done]  # fmt: skip
         rows.extend(variant_rows)
         _release(device)
-    return {"device": str(device), "rows": rows}
+    return {"device": str(device), "rows": rows, "model_gflop": ctx.model_gflop(), "ceilings": ceilings}
+
+
+def _ceilings(ctx: BenchContext) -> dict[str, Any]:
+    """Matrix-product rates of the device (fp32 without TF32, TF32, bf16) and the arithmetic floor per image."""
+    from eanet.bench.ceilings import matmul_rate
+    from eanet.model.fast import fp32_matmul_precision
+
+    n = 8192 if ctx.cuda else (256 if ctx.quick else 2048)
+    out: dict[str, Any] = {}
+    for name, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True),
+                              ("bf16", torch.bfloat16, False)):  # fmt: skip
+        if name == "tf32" and not ctx.cuda:
+            continue
+        with fp32_matmul_precision(ctx.device, tf32):
+            rate = matmul_rate(ctx.device, dtype, n)
+        rate["floor_images_per_s"] = rate["gflop_per_s"] / ctx.model_gflop()
+        out[name] = rate
+    return out
 
 
 def _measure_variant(

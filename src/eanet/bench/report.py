@@ -69,6 +69,11 @@ def format_report(results: dict[str, Any]) -> str:
                          _memory_of(r), _agree(r["agreement"], r["variant"].startswith("fp32 eager"))])  # fmt: skip
         if rows:
             out += _table(["variant", "batch", "ms/call", "images/s", "peak MB", "agreement"], rows, {1, 2, 3, 4})
+        if inf.get("ceilings"):
+            floors = ", ".join(f"{k} {_num(v['gflop_per_s'] / 1e3, 0)} TFLOP/s -> {_num(v['floor_images_per_s'])} "
+                               "images/s" for k, v in inf["ceilings"].items())  # fmt: skip
+            out.append(f"  {inf['model_gflop']:.2f} GFLOP per image; measured matrix-product ceilings and the "
+                       f"arithmetic floors they give: {floors}")  # fmt: skip
 
     tr = sections.get("train-step")
     if tr is not None:
@@ -113,6 +118,11 @@ def format_report(results: dict[str, Any]) -> str:
                 rows.append([str(r["threads"]), r["variant"], _num(r["ms"], 1), f"x{r['speedup']:.2f}",
                              _agree(c["agreement"].get(r["variant"]), ref), r.get("note", "")])  # fmt: skip
         out += _table(["threads", "variant", "ms", "speed-up", "agreement", "note"], rows, {0, 2, 3})
+        for run in c["runs"]:
+            best = min(run["rows"], key=lambda r: r["ms"])
+            out.append(f"  {run['threads']} thread(s): {c['model_gflop']:.2f} GFLOP per image; a {run['sgemm_gflop_per_s']:.1f} "
+                       f"GFLOP/s fp32 matrix product (timed in the same rounds) puts the fp32 floor at "
+                       f"{run['fp32_floor_ms']:.0f} ms; fastest path {best['variant']}: {best['gflop_per_s']:.1f} GFLOP/s")  # fmt: skip
 
     mem = sections.get("memory")
     if mem is not None:
