@@ -350,3 +350,27 @@ def _take_rows(pred, start, stop):
     from eanet.structures import tensor_fields_map
 
     return tensor_fields_map(pred, lambda t: t[start:stop])
+
+
+def test_tf32_switch_sets_and_restores_the_flags_the_kernels_read():
+    """The fp32 reference turns TF32 off for cuBLAS and cuDNN during a call, TF32 paths on; both restore after.
+    (Flags only: this runs without a GPU.)"""
+    from eanet.model.fast import fp32_matmul_precision
+
+    cuda = torch.device("cuda", 0)
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with fp32_matmul_precision(cuda, tf32=False):
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (False, False)
+    with fp32_matmul_precision(cuda, tf32=True):
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    with fp32_matmul_precision(torch.device("cpu"), tf32=True):
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+
+
+def test_an_empty_batch_is_refused(trained):
+    from eanet.errors import InvalidInputError
+    from eanet.speed import apply_speed_options
+
+    with pytest.raises(InvalidInputError, match="non-empty"):
+        apply_speed_options(trained[0], SpeedConfig(fold_batchnorm=True))(torch.zeros(0, 3, 64, 64))

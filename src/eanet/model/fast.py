@@ -189,26 +189,30 @@ def fp32_matmul_precision(device: torch.device, tf32: bool) -> Iterator[None]:
     """On CUDA, set TF32 for matrix products and cuDNN convolutions on (``tf32``) or off for this call.
 
     PyTorch lets cuDNN convolutions use TF32 by default; the fp32 reference switches it off so that it is exact.
+    The ``allow_tf32`` flags are used (not the newer per-backend ``fp32_precision`` strings): code inside the call
+    (cuDNN, inductor) still reads the old flags, and reading them raises once the new API has set cuDNN's
+    convolution and RNN precisions differently. A process that already mixed the two APIs gets the new one.
     """
     if device.type != "cuda":
         yield
         return
-    value = "tf32" if tf32 else "ieee"
-    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
-    if hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):
-        saved = matmul.fp32_precision, conv.fp32_precision
-        matmul.fp32_precision, conv.fp32_precision = value, value
+    cuda, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:
+        saved = cuda.allow_tf32, cudnn.allow_tf32
+    except RuntimeError:  # flags already set through the new API, inconsistently for the old getters
+        value = "tf32" if tf32 else "ieee"
+        saved_new = cuda.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision
+        cuda.fp32_precision = cudnn.conv.fp32_precision = cudnn.rnn.fp32_precision = value
         try:
             yield
         finally:
-            matmul.fp32_precision, conv.fp32_precision = saved
-    else:  # torch before the fp32_precision API
-        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+            cuda.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision = saved_new
+        return
+    cuda.allow_tf32 = cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        cuda.allow_tf32, cudnn.allow_tf32 = saved
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -347,10 +351,14 @@ class SpeedModel(nn.Module):
             return tuple(t[:B].clone() for t in static_out)
         if size > B:
             img = torch.cat([img, img[:1].expand(size - B, *img.shape[1:])], dim=0)  # (size, 3, H, W)
+            if self.speed.channels_last:
+                img = img.contiguous(memory_format=torch.channels_last)  # the layout the graph was compiled for
         return tuple(t[:B] for t in self._fn(img))
 
     def forward(self, img: Tensor) -> TwoHandPrediction:
         """``(B, 3, H, W)`` float in ``[0, 1]`` -> :class:`TwoHandPrediction` (fp32, on ``self.device``)."""
+        if img.dim() != 4 or img.shape[0] == 0:
+            raise InvalidInputError(f"expected a non-empty image batch (B, 3, H, W), got shape {tuple(img.shape)}")
         img = img.to(self.device, torch.float32)
         if self.speed.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
