@@ -374,3 +374,30 @@ def test_an_empty_batch_is_refused(trained):
 
     with pytest.raises(InvalidInputError, match="non-empty"):
         apply_speed_options(trained[0], SpeedConfig(fold_batchnorm=True))(torch.zeros(0, 3, 64, 64))
+
+
+def test_predictor_runs_the_configured_fast_path(trained, tmp_path):
+    """``inference.speed`` (e.g. ``eanet predict --set inference.speed.fold_batchnorm=true``) reaches the Predictor."""
+    import dataclasses
+
+    import numpy as np
+
+    from eanet.config import load_config
+    from eanet.inference.predictor import Predictor
+    from eanet.model.checkpoint import save_model
+    from eanet.model.fast import SpeedModel
+
+    model, cfg, images, _, _, _ = trained
+    path = tmp_path / "tiny.safetensors"
+    save_model(model, cfg, path)
+    inference = load_config(None, ["inference.speed.fold_batchnorm=true", "inference.speed.precision=bf16"]).inference
+    assert inference.speed == SpeedConfig(fold_batchnorm=True, precision="bf16")
+    crop = (images[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # (H, W, 3) uint8
+    results = {}
+    for name, config in (("reference", dataclasses.replace(inference, speed=SpeedConfig())), ("fast", inference)):
+        predictor = Predictor.from_checkpoint(path, config=config, device="cpu")
+        assert isinstance(predictor.model, SpeedModel) == (name == "fast")
+        results[name] = predictor.predict(crop, cropped=True)
+    assert results["fast"].model["speed"] == "torch bf16 fold-bn"
+    diff = np.linalg.norm(results["fast"].right.verts_cam - results["reference"].right.verts_cam, axis=-1)
+    assert diff.max() < 2e-3  # metres: the bf16 bound, through the whole predictor (placement included)

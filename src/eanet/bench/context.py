@@ -160,6 +160,9 @@ class BenchContext:
                 raise UserError(f"--device {options.device}: no CUDA device is available here; use --device cpu")
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
+        if device.type == "cuda":
+            # Fixed input shapes: let cuDNN time its convolution algorithms once (as `eanet train` does on GPUs).
+            torch.backends.cudnn.benchmark = True
         _single_threaded_opencv()
         if options.quick:
             torch.set_num_threads(1)  # tiny tensors: extra threads only add synchronisation (and contention)

@@ -96,6 +96,7 @@ def machine_info(device: Any = None) -> dict[str, Any]:
         info["gpu_capability"] = f"{props.major}.{props.minor}"
         info["gpu_multiprocessors"] = props.multi_processor_count
         info["gpu_driver"] = _gpu_driver()
+        info["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
     return info
 
 

@@ -6,8 +6,10 @@ section; the classes below it take explicit arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from eanet.speed import SpeedConfig
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,9 @@ class InferenceConfig:
     # ---- batching and device
     #: Crops per forward pass.
     batch_size: int = 16
+    #: Fast inference path: precision, compilation, CUDA graphs, ONNX Runtime (``eanet.speed``, docs/speed.md);
+    #: the default is the exact fp32 PyTorch path.
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     # ---- crops (spec §4.1 test-time crop)
     #: A two-hand box (from the detector or ``--bbox``) is made square and grown by this factor around its centre

@@ -200,6 +200,12 @@ class Predictor:
             )
         model.eval()
         right, left = model.hand_models["right"], model.hand_models["left"]
+        from eanet.speed import SpeedConfig, apply_speed_options
+
+        if config is not None and config.speed != SpeedConfig():  # inference.speed: a fast path in place of the module
+            full_cfg = cfg if path.suffix == ".safetensors" else None  # ONNX Runtime exports need it (docs/speed.md)
+            model = apply_speed_options(model, config.speed, device=dev, config=full_cfg)
+            info["speed"] = config.speed.label()
         return cls(model, (right, left), config=config, device=dev, detector=detector, model_info=info,
                    hand_model_kind=kind)  # fmt: skip
 
