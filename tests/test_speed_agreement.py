@@ -156,16 +156,18 @@ def test_a_broken_path_fails_the_agreement_check(trained):
 
 @pytest.fixture(scope="session")
 def onnx_files(trained, tmp_path_factory):
-    """The trained model exported once (``eanet export``'s exporter) and its int8 copy."""
+    """The trained model exported once by the ONNX Runtime path itself (BatchNorm folded first, with the project's
+    exporter) and an int8 copy of that file."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from eanet.export_onnx.export import export_onnx
     from eanet.model.fast import quantize_onnx_int8
+    from eanet.speed import apply_speed_options
 
     model, cfg, _, _, _, _ = trained
     folder = tmp_path_factory.mktemp("speed_onnx")
-    fp32 = folder / "model.onnx"
-    export_onnx(model, cfg, fp32)
+    fast = apply_speed_options(model, SpeedConfig(backend="onnxruntime", num_threads=1), config=cfg, work_dir=folder)
+    fp32 = fast.onnx_model.path
+    assert fp32.parent == folder and fp32.is_file()
     return fp32, quantize_onnx_int8(fp32, folder / "model.int8.onnx")
 
 

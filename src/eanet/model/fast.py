@@ -51,6 +51,7 @@ __all__ = [
     "unflatten_prediction",
     "fp32_matmul_precision",
     "ort_session",
+    "folded_copy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,15 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         setattr(parent, bn_name, nn.Identity())
     logger.debug("folded %d BatchNorm layers into their convolutions", len(pairs))
     return model
+
+
+def folded_copy(model: nn.Module) -> nn.Module:
+    """A CPU copy of ``model`` in eval mode with its BatchNorms folded (what ONNX Runtime should run).
+
+    ONNX Runtime left the exported BatchNormalization nodes unfused (2.4 % of its time on EANet, plus the ReLU
+    fusions they block); folding them before the export removes them. The function is the same within fp32 rounding.
+    """
+    return fold_batchnorm(copy.deepcopy(model).to("cpu").eval())
 
 
 class _Fp32Island(nn.Module):
@@ -490,7 +500,7 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
         folder = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="eanet-onnx-"))
         path = folder / "model.onnx"
         logger.info("exporting the model to %s for ONNX Runtime (about a minute for the full network)", path)
-        export_onnx(model, config, path)
+        export_onnx(folded_copy(model), config, path)
     onnx_model = OnnxModel(path, num_threads=speed.num_threads)
     quantized = "quantization" in onnx_model.metadata
     if speed.precision == "int8-dynamic" and not quantized:
