@@ -155,24 +155,25 @@ def agreement_class(speed: SpeedConfig) -> Literal["fp32", "reduced", "int8"]:
 PRESETS: dict[str, SpeedConfig] = {
     # The exact fp32 eager path every other one is compared with.
     "reference": SpeedConfig(),
-    # CPU, same numbers: ONNX Runtime (fp32) runs EANet 1.5-1.7x faster than PyTorch eager on the project's CPUs.
+    # CPU, same numbers: ONNX Runtime (fp32) ran EANet 1.25-1.3x faster than PyTorch eager on a quiet 2-core box.
     "cpu": SpeedConfig(backend="onnxruntime"),
     # CPU, int8 transformer matrix products (separately measured agreement; see docs/speed.md).
     "cpu-int8": SpeedConfig(backend="onnxruntime", precision="int8-dynamic"),
     # CUDA, large batches: bf16 weights, channels-last, compiled, replayed as CUDA graphs at fixed batch sizes.
     "gpu-throughput": SpeedConfig(
-        precision="bf16", channels_last=True, compile="max-autotune-no-cudagraphs", cuda_graphs=True
+        precision="bf16", channels_last=True, fold_batchnorm=True, compile="max-autotune-no-cudagraphs", cuda_graphs=True
     ),
     # CUDA, one image at a time: the same, captured at batch 1 only.
     "gpu-latency": SpeedConfig(
         precision="bf16",
         channels_last=True,
+        fold_batchnorm=True,
         compile="max-autotune-no-cudagraphs",
         cuda_graphs=True,
         graph_batch_sizes=(1,),
     ),
-    # CUDA without compilation (starts in seconds): bf16 weights, channels-last, CUDA graphs.
-    "gpu-eager": SpeedConfig(precision="bf16", channels_last=True, cuda_graphs=True),
+    # CUDA without compilation (starts in seconds): bf16 weights, channels-last, folded BatchNorm, CUDA graphs.
+    "gpu-eager": SpeedConfig(precision="bf16", channels_last=True, fold_batchnorm=True, cuda_graphs=True),
 }
 
 
