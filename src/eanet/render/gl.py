@@ -11,12 +11,23 @@ PBR shader on llvmpipe.
 
 An EGL context belongs to the process that made it: build the renderer inside each worker process, not before
 forking.
+
+Load order with triton: Mesa's llvmpipe driver is opened with ``RTLD_GLOBAL`` (PyOpenGL loads libEGL that way and
+Mesa's loader opens the DRI driver that way too), which puts the symbols of Mesa's shared ``libLLVM`` into the
+process's global scope. Triton's ``libtriton.so`` carries its own, newer LLVM; loaded *after* that, its LLVM
+references bind to Mesa's copy and the process dies with a segmentation fault on import (``import triton``, which
+``torchvision.models`` and ``torch.compile`` reach). Loaded *before*, it stays in its local scope and Mesa binds to its
+own libLLVM, so both work. :class:`PyrenderBackend` therefore loads triton (when installed) before it makes the first
+context: rendering first and predicting second in one process is safe.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
+import sys
 
 import numpy as np
 
@@ -24,7 +35,7 @@ from eanet.errors import UserError
 from eanet.render.camera import Camera
 from eanet.render.scene import PreparedScene, RawRender
 
-__all__ = ["PyrenderBackend", "RenderBackendUnavailable"]
+__all__ = ["PyrenderBackend", "RenderBackendUnavailable", "preload_llvm_extensions"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +47,35 @@ _FIX = (
 
 # OpenGL -> OpenCV camera axes: OpenGL cameras look down -z with y up; OpenCV cameras look down +z with y down.
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+# Extension modules that link their own copy of LLVM and crash when loaded after Mesa's libLLVM (see the module
+# docstring); each is loaded, if installed, before the first EGL context.
+_LLVM_EXTENSIONS = ("triton._C.libtriton",)
+
+
+def preload_llvm_extensions() -> list[str]:
+    """Load the installed extension modules that carry their own LLVM, before any EGL context exists.
+
+    Called by :class:`PyrenderBackend` before it creates a context; harmless (and cheap, ~0.4 s once) otherwise.
+    Call it yourself before making an EGL/OSMesa context without this package (e.g. ``pyrender.OffscreenRenderer``)
+    in a process that may later import torchvision models or triton.
+
+    Returns:
+        The module names that are now loaded.
+    """
+    loaded = []
+    for name in _LLVM_EXTENSIONS:
+        package = name.partition(".")[0]
+        if package not in sys.modules and importlib.util.find_spec(package) is None:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 - a broken optional install must not stop rendering
+            logger.debug("could not preload %s before creating the GL context: %s", name, err)
+            continue
+        loaded.append(name)
+    return loaded
 
 
 class RenderBackendUnavailable(UserError):
@@ -61,6 +101,8 @@ class PyrenderBackend:
             raise RenderBackendUnavailable(
                 f"PYOPENGL_PLATFORM={platform!r} cannot render offscreen here; set PYOPENGL_PLATFORM=egl. {_FIX}"
             )
+        # Before any GL library is loaded: triton loaded after Mesa's libLLVM segfaults (module docstring).
+        preload_llvm_extensions()
         try:
             import pyrender
         except ImportError as err:
