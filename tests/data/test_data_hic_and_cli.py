@@ -14,6 +14,7 @@ from eanet.data.collate import Collator
 from eanet.data.config import DataConfig
 from eanet.data.hic import HIC, HIC_FOCAL, HIC_PRINCPT
 from eanet.data.sample import HIC_SAMPLE_KEYS
+from eanet.errors import InvalidInputError
 
 
 def _write_ply(path, verts):
@@ -23,8 +24,8 @@ def _write_ply(path, verts):
     PlyData([PlyElement.describe(v, "vertex")]).write(str(path))
 
 
-@pytest.fixture
-def hic_root(tmp_path):
+def _make_hic(tmp_path, num_verts=778):
+    """A 3-image HIC set whose meshes have ``num_verts`` vertices; returns (folder above data/, meshes)."""
     rng = np.random.default_rng(0)
     root = tmp_path / "HIC" / "data"
     (root / "meshes").mkdir(parents=True)
@@ -36,7 +37,7 @@ def hic_root(tmp_path):
         for h, (side, dx) in enumerate((("right", -0.06), ("left", 0.06))):
             if hand_type not in (side, "interacting"):
                 continue
-            verts = rng.normal(0, 0.02, (778, 3)) + [dx, 0.0, 0.6]
+            verts = rng.normal(0, 0.02, (num_verts, 3)) + [dx, 0.0, 0.6]
             meshes[(i, h)] = verts.astype(np.float32)
             paths[side] = f"meshes/{i}_{side}.ply"
             _write_ply(root / paths[side], verts)
@@ -49,6 +50,11 @@ def hic_root(tmp_path):
                      "left_mano_path": paths.get("left")})  # fmt: skip
     (root / "HIC.json").write_text(json.dumps({"images": images, "annotations": anns}))
     return root.parent, meshes
+
+
+@pytest.fixture
+def hic_root(tmp_path):
+    return _make_hic(tmp_path)
 
 
 def test_hic_reader(hic_root):
@@ -76,6 +82,33 @@ def test_hic_reader(hic_root):
     from pycocotools.coco import COCO
 
     assert len(COCO(str(root / "data" / "HIC.json")).anns) == 3
+
+
+def test_hic_vertex_count_comes_from_the_meshes(tmp_path):
+    root, meshes = _make_hic(tmp_path, num_verts=57)  # not MANO's 778: e.g. another hand model's meshes
+    ds = HIC(root, input_size=(64, 64))
+    assert ds.num_verts == 57
+    s = ds[2]
+    assert s["mano_verts_cam"].shape == (2, 57, 3)
+    np.testing.assert_allclose(s["mano_verts_cam"][1], meshes[(2, 1)], atol=1e-6)
+    ds.check_hand_model(57)  # matching: no error
+
+
+def test_hic_vertex_count_mismatch_with_hand_model_is_a_clear_error(tmp_path):
+    root, _ = _make_hic(tmp_path, num_verts=57)
+    with pytest.raises(InvalidInputError, match=r"57 vertices.*\(MANO, 778 vertices\)"):
+        HIC(root, input_size=(64, 64), num_verts=778, hand_model_name="MANO")
+    ds = HIC(root, input_size=(64, 64))
+    with pytest.raises(InvalidInputError, match="another hand model"):
+        ds.check_hand_model(778, "MANO")
+
+
+def test_hic_meshes_of_different_sizes_are_a_clear_error(tmp_path):
+    root, _ = _make_hic(tmp_path, num_verts=57)
+    _write_ply(root / "data" / "meshes" / "2_left.ply", np.zeros((40, 3)) + [0.0, 0.0, 0.6])
+    ds = HIC(root, input_size=(64, 64))
+    with pytest.raises(InvalidInputError, match="40 vertices.*same hand model"):
+        ds[2]
 
 
 def test_hic_missing_image_is_dropped(hic_root):

@@ -53,7 +53,13 @@ class HIC(torch.utils.data.Dataset):
         input_size: crop ``(height, width)``.
         bbox_source: ``gt`` (hand meshes) or ``full`` (whole image).
         joint_bbox_extend, bbox_extend: box growth factors.
-        num_verts: vertices per hand mesh (778 for MANO meshes).
+        num_verts: vertices per hand mesh: the hand model's the ground truth is scored with (its ``num_verts``);
+            None: read from the first mesh ``HIC.json`` lists (the real HIC's are MANO's; ``eanet synth --hic``
+            writes its hand model's). Check them against a hand model with :meth:`check_hand_model`.
+        hand_model_name: the hand model ``num_verts`` comes from, named in the mismatch error.
+
+    Raises:
+        InvalidInputError: the meshes do not have ``num_verts`` vertices (meshes of another hand model).
     """
 
     def __init__(
@@ -64,7 +70,8 @@ class HIC(torch.utils.data.Dataset):
         bbox_source: str = "gt",
         joint_bbox_extend: float = 1.25,
         bbox_extend: float = 1.25,
-        num_verts: int = 778,
+        num_verts: int | None = None,
+        hand_model_name: str | None = None,
     ) -> None:
         root = Path(root)
         if not (root / "HIC.json").is_file() and (root / "data" / "HIC.json").is_file():
@@ -74,7 +81,6 @@ class HIC(torch.utils.data.Dataset):
         self.bbox_source = bbox_source
         self.joint_bbox_extend = joint_bbox_extend
         self.bbox_extend = bbox_extend
-        self.num_verts = num_verts
         path = root / "HIC.json"
         if not path.is_file():
             raise MissingFileError(f"{path} does not exist; set data.root to the folder holding HIC.json")
@@ -104,6 +110,32 @@ class HIC(torch.utils.data.Dataset):
             raise InvalidInputError(f"{path}: {where}: missing or bad {err} (expected InterWild's HIC.json format)") from None
         self.focal = np.array(HIC_FOCAL, dtype=np.float32)
         self.princpt = np.array(HIC_PRINCPT, dtype=np.float32)
+        first = next((rel for item in self.items for rel in item["meshes"] if rel), None)
+        #: Vertices per mesh, from the first mesh listed (0 when no annotation has a mesh).
+        self.num_verts = 0 if first is None else int(load_ply_vertices(root / first).shape[0])
+        self._first_mesh = first
+        if num_verts is not None:
+            self.check_hand_model(num_verts, hand_model_name)
+
+    def check_hand_model(self, num_verts: int, name: str | None = None) -> None:
+        """Raise unless the meshes have the vertex count of the hand model the ground truth is scored with.
+
+        Args:
+            num_verts: the hand model's vertices per hand (``HandModelLayer.num_verts``, ``v_template.shape[0]``).
+            name: the hand model's name, for the message.
+
+        Raises:
+            InvalidInputError: the counts differ: the meshes were made with another hand model.
+        """
+        if self._first_mesh is None or self.num_verts == num_verts:
+            return
+        model = f"the hand model in use ({name}, {num_verts} vertices)" if name else f"{num_verts} vertices"
+        raise InvalidInputError(
+            f"{self.root / self._first_mesh}: HIC meshes with {self.num_verts} vertices cannot be scored against "
+            f"{model}: they were made with another hand model (the real HIC's meshes are MANO's, 778 vertices; "
+            "`eanet synth --hic` writes its --hand-model's). Evaluate them with the hand model that made them "
+            "(eval.gt_hand_model) or point data.root at the matching HIC set."
+        )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -131,7 +163,10 @@ class HIC(torch.utils.data.Dataset):
             if rel:
                 verts = load_ply_vertices(self.root / rel)
                 if verts.shape != (self.num_verts, 3):
-                    raise InvalidInputError(f"{self.root / rel}: {verts.shape[0]} vertices, expected {self.num_verts}")
+                    raise InvalidInputError(
+                        f"{self.root / rel}: {verts.shape[0]} vertices, but {self.root / self._first_mesh} has "
+                        f"{self.num_verts}: every HIC mesh must come from the same hand model"
+                    )
                 meshes[k], valid[k] = verts, 1.0
         bbox = self._bbox(item, meshes, valid > 0).astype(np.float32)
         path = self.root / item["file_name"]
