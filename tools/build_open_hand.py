@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eanet.hand_model.open_hand import SHAPE_COEFFICIENTS
+
 logger = logging.getLogger("build_open_hand")
 
 # ======================================================================================================================
@@ -172,19 +174,7 @@ class HandSpec:
     corrective: CorrectiveSpec = field(default_factory=CorrectiveSpec)
 
 
-#: Names and meanings of the ten shape coefficients, in ``shapedirs`` column order.
-SHAPE_COEFFICIENTS: tuple[tuple[str, str], ...] = (
-    ("scale", "overall hand size (every length and thickness, about the middle knuckle)"),
-    ("palm_width", "palm breadth: knuckles spread apart, palm and wrist broader"),
-    ("palm_length", "palm length: fingers and thumb base move away from the wrist"),
-    ("thickness", "dorsal-palmar thickness of the palm, wrist and fingers"),
-    ("finger_girth", "finger and thumb breadth and thickness (not their length)"),
-    ("thumb_length", "thumb length (its three segments)"),
-    ("index_length", "index finger length (its three segments)"),
-    ("middle_length", "middle finger length"),
-    ("ring_length", "ring finger length"),
-    ("pinky_length", "little finger length"),
-)
+# The ten shape coefficients' names and meanings live in the package, next to the asset they describe.
 
 NAME = "eanet open hand (not MANO)"
 LICENSE = (

@@ -20,6 +20,25 @@ from eanet.version import __version__
 logger = logging.getLogger("eanet")
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    ``main()`` can run several times in one process (tests, notebooks, the web demo's worker); a handler bound to the
+    stderr object of the first call would write to a stream that may since have been replaced and closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the base class assigns it; the property always reads sys.stderr
+        pass
+
+
 class CommandError(RuntimeError):
     """A user-facing failure: printed as one clear message (no traceback) and exit code 2."""
 
@@ -31,7 +50,7 @@ def setup_logging(verbosity: int = 0, rank: int | None = None) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.INFO
     if rank != 0:
         level = logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     prefix = f"[rank {rank}] " if "RANK" in os.environ else ""
     handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger("eanet")
