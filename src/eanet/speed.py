@@ -26,9 +26,10 @@ This module is light (no torch import): configurations load without it. The mach
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from eanet._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from eanet.model.fast import SpeedModel, apply_speed_options, fold_batchnorm, quantize_onnx_int8
@@ -193,8 +194,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # The torch-dependent machinery loads on first use, so configurations import this module cheaply.
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

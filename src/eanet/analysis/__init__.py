@@ -13,8 +13,7 @@ Importing this package is light; torch, scikit-learn and matplotlib load with th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eanet._lazy import lazy_exports
 
 __all__ = [
     "EXTRACT_INPUT_HANDS",
@@ -43,7 +42,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

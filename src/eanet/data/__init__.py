@@ -15,8 +15,9 @@ load on first use (PEP 562 lazy attributes).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eanet._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader, Dataset
@@ -50,10 +51,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 def _hand_model_data(hand_model_cfg: HandModelConfig):

@@ -16,9 +16,7 @@ Importing this package is light: torch/onnx load in :mod:`.export`, onnxruntime 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from eanet._lazy import lazy_exports
 from eanet.export_onnx.names import FORMAT, FORMAT_VERSION, HAND_FIELDS, OUTPUT_NAMES
 
 __all__ = [
@@ -46,7 +44,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

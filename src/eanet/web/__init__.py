@@ -11,8 +11,7 @@ Importing this package is light; Gradio loads with :mod:`eanet.web.app` (which t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eanet._lazy import lazy_exports
 
 __all__ = ["build_app", "launch_app", "DemoSettings", "DemoRunner", "UploadLimits", "decode_upload"]
 
@@ -26,7 +25,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
