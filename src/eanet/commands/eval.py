@@ -22,6 +22,8 @@ examples:
   eanet eval --checkpoint snapshot_29.pth.tar --protocol interwild --mano-dir ~/mano data.root=/data/IH26M
   eanet eval --checkpoint best.safetensors --protocol interwild --dataset hic data.root=/data/HIC/data
   torchrun --nproc_per_node 4 -m eanet eval --checkpoint best.safetensors --protocol intaghand data.root=...
+  # data made by `eanet synth --hand-model open`: ground truth from the open hand, no MANO files needed
+  eanet eval --config small-synthetic --checkpoint model.safetensors --gt-hand-model open data.root=data/synth
 """
 
 
@@ -42,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-root", help="dataset root (same as data.root=...)")
     parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (or $EANET_MANO_DIR)")
     parser.add_argument(
+        "--gt-hand-model",
+        choices=("mano", "open"),
+        help="hand model of the ground truth (default: eval.gt_hand_model, mano): mano for InterHand2.6M/HIC, open "
+        "for data made by `eanet synth --hand-model open` (no MANO files needed); a mismatch with the data is an error",
+    )
+    parser.add_argument(
         "--output", help="result JSON path (default: <output_dir>/eval/<protocol>-<dataset>-<subset>.json)"
     )
     parser.add_argument("--max-samples", type=int, help="evaluate only the first N samples (quick check)")
@@ -57,6 +65,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "subset": "eval.subset",
         "data_root": "data.root",
         "mano_dir": "hand_model.mano_dir",
+        "gt_hand_model": "eval.gt_hand_model",
         "output": "eval.output",
         "max_samples": "eval.max_samples",
         "batch_size": "eval.batch_size",

@@ -30,6 +30,11 @@ class EvalConfig:
     output: str | None = None
     #: Write the Figure 9 plot (per-sequence MPJPE against the pose difference between the hands).
     figure9_plot: bool = True
+    #: Hand model the ground truth meshes and joints are rebuilt with: ``mano`` (InterHand2.6M's NeuralAnnot fits and
+    #: HIC's meshes are MANO; needs the MANO files) or ``open`` (only for data made by ``eanet synth --hand-model
+    #: open``, whose ``synthetic_manifest.json`` says so; no MANO files needed). A choice that contradicts the data
+    #: is an error. Recorded in the result JSON as ``gt_hand_model``.
+    gt_hand_model: Literal["mano", "open"] = "mano"
     #: Arithmetic precision of the metrics (float64; float32 is what the official code uses, < 1e-3 mm apart).
     precision: Literal["float64", "float32"] = "float64"
 

@@ -212,6 +212,7 @@ class Evaluator:
         gt_pose_includes_mean: the batch's ``mano_pose`` already includes the mean hand (NeuralAnnot's does not).
         dtype: arithmetic precision (float64 by default; the official code uses float32, a < 1e-3 mm difference).
         gather: replaces the DDP all-gather (tests).
+        gt_hand_model: name of the hand model behind ``regressors`` (``mano``, ``open``), recorded in the result.
     """
 
     def __init__(
@@ -226,8 +227,10 @@ class Evaluator:
         gt_pose_includes_mean: bool = False,
         dtype: torch.dtype = torch.float64,
         gather: Callable[[Records], list[Records]] | None = None,
+        gt_hand_model: str = "mano",
     ) -> None:
         self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+        self.gt_hand_model = gt_hand_model
         if dataset not in DATASETS:
             raise InvalidInputError(f"unknown dataset {dataset!r} for evaluation; choose one of {', '.join(DATASETS)}")
         self.dataset = dataset
@@ -495,6 +498,7 @@ class Evaluator:
             duplicates_dropped=dropped,
             sequence_names=self.sequence_names,
             notes=self._notes,
+            gt_hand_model=self.gt_hand_model,
         )
 
 
@@ -641,6 +645,7 @@ def reduce_records(
     duplicates_dropped: int = 0,
     sequence_names: Sequence[str] | None = None,
     notes: Sequence[str] = (),
+    gt_hand_model: str = "mano",
 ) -> EvalResult:
     """Turn de-duplicated per-sample records into an :class:`EvalResult` (overall, per sequence, Figure 9).
 
@@ -653,6 +658,7 @@ def reduce_records(
         duplicates_dropped: recorded.
         sequence_names: names of the sequence ids (the dataset's ``seq_names``); ids are shown otherwise.
         notes: extra notes to report.
+        gt_hand_model: the ground truth's hand model, recorded.
     """
     missing = dict(missing or {})
     r = records
@@ -749,6 +755,7 @@ def reduce_records(
         per_sequence=per_sequence,
         figure9=figure9,
         notes=notes,
+        gt_hand_model=gt_hand_model,
     )
 
 

@@ -107,6 +107,8 @@ class EvalResult:
         per_sequence: per-sequence results, sorted by name.
         figure9: per-sequence pose difference against interacting-image MPJPE (the paper's Figure 9).
         notes: protocol caveats and facts about this run (e.g. hands scored 0 mm by the official bias).
+        gt_hand_model: the hand model the ground truth was rebuilt with (``mano``, or ``open`` for synthetic data
+            made with the open hand model).
     """
 
     protocol: Protocol
@@ -120,6 +122,7 @@ class EvalResult:
     per_sequence: list[SequenceResult] = field(default_factory=list)
     figure9: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    gt_hand_model: str = "mano"
 
     def value(self, metric: str, category: str = "all") -> float | None:
         """A metric's value in mm (None when empty), e.g. ``result.value("mpjpe_mm", "interacting")``."""
@@ -140,8 +143,8 @@ class EvalResult:
         counts = self.sample_counts
         lines = [
             self.protocol.signature(),
-            f"dataset={self.dataset} subset={self.subset} samples={self.num_samples} "
-            f"(single {counts.get('single', 0)}, interacting {counts.get('interacting', 0)})",
+            f"dataset={self.dataset} subset={self.subset} gt_hand_model={self.gt_hand_model} "
+            f"samples={self.num_samples} (single {counts.get('single', 0)}, interacting {counts.get('interacting', 0)})",
         ]
         reasons: list[str] = []
         for metric, cats in self.metrics.items():
@@ -162,6 +165,7 @@ class EvalResult:
             "protocol": self.protocol.to_dict(),
             "dataset": self.dataset,
             "subset": self.subset,
+            "gt_hand_model": self.gt_hand_model,
             "num_samples": self.num_samples,
             "num_duplicates_dropped": self.num_duplicates_dropped,
             "sample_counts": dict(self.sample_counts),

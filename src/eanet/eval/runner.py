@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "EvalData",
     "resolve_eval_data",
     "load_gt_hand_model_data",
+    "resolve_gt_hand_model",
     "build_evaluator",
     "evaluate_model",
     "run_eval",
@@ -93,8 +95,86 @@ def load_gt_hand_model_data(hand_model_cfg: Any) -> tuple[Any, Any]:
     except MissingFileError as err:
         raise MissingFileError(
             "evaluation needs the MANO files even for a model that uses another hand model: the ground truth "
-            f"(InterHand2.6M's NeuralAnnot fits, HIC's meshes) is MANO. {err}"
+            "(InterHand2.6M's NeuralAnnot fits, HIC's meshes) is MANO. (Data made by `eanet synth --hand-model "
+            f"open` is evaluated without them: eval.gt_hand_model=open.) {err}"
         ) from err
+
+
+def _synthetic_manifest_dirs(ev_data: EvalData) -> list[Path]:
+    """Where ``eanet synth`` would have put its manifest for this data root (``OUT``; ``OUT/HIC`` for HIC sets)."""
+    root = Path(ev_data.data.root)
+    return [root] if ev_data.dataset == "interhand26m" else [root, root.parent]
+
+
+def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, Any]]:
+    """The hand model the ground truth is rebuilt with (``eval.gt_hand_model``), checked against the data.
+
+    Data written by ``eanet synth`` records its hand model in ``synthetic_manifest.json``: its ground truth holds
+    that model's parameters, so scoring it with another model's meshes would give wrong numbers. Real InterHand2.6M
+    and HIC (no manifest) are MANO.
+
+    Returns:
+        ``(name, (right, left))``: ``"mano"`` or ``"open"`` and the :class:`~eanet.hand_model.HandModelData` pair.
+
+    Raises:
+        InvalidInputError: the choice contradicts the data (open-hand synthetic data scored against MANO, or the
+            open hand asked for on data not made with it), saying which setting to use.
+        MissingFileError: ``mano`` without MANO files.
+    """
+    # One reader of the manifest for training and evaluation (eanet.train.build owns it).
+    from eanet.train.build import synthetic_gt_hand_model_data
+
+    choice = cfg.eval.gt_hand_model
+    found = None
+    for folder in _synthetic_manifest_dirs(ev_data):
+        found = synthetic_gt_hand_model_data(folder)
+        if found is not None:
+            break
+    root = ev_data.data.root
+    if choice == "mano":
+        if found is not None:
+            raise InvalidInputError(
+                f"{root} was made by `eanet synth` with the {found[0].name} hand model, so its ground truth is that "
+                "model's parameters, not MANO's; evaluate it with eval.gt_hand_model=open "
+                "(`eanet eval --gt-hand-model open`)"
+            )
+        return "mano", load_gt_hand_model_data(cfg.hand_model)
+    if choice == "open":
+        if found is None:
+            raise InvalidInputError(
+                f"eval.gt_hand_model=open, but {root} holds no synthetic_manifest.json saying it was made by `eanet "
+                "synth --hand-model open`: real InterHand2.6M and HIC ground truth (and `eanet synth --hand-model "
+                "mano` data) is MANO; evaluate it with eval.gt_hand_model=mano and the MANO files (--mano-dir)"
+            )
+        return "open", found
+    raise InvalidInputError(f"unknown eval.gt_hand_model {choice!r}; choose 'mano' or 'open'")
+
+
+def _hand_model_label(data: tuple[Any, Any]) -> str:
+    return "mano" if getattr(data[0], "is_mano", False) else "open"
+
+
+def _check_dataset_vertices(dataset: Any, gt_data: tuple[Any, Any]) -> None:
+    """HIC meshes must have the ground-truth hand model's vertex count (they are scored against its regressors)."""
+    check = getattr(dataset, "check_hand_model", None)
+    if check is not None:
+        check(int(gt_data[0].v_template.shape[0]), gt_data[0].name)
+
+
+def _stop_opencv_threads() -> None:
+    """Join the worker threads of OpenCV's pool, keeping its thread count.
+
+    Loading test data in this process (``eval.num_workers=0``) starts OpenCV's pthreads pool. A DataLoader that
+    forks its workers afterwards (training after ``train.eval_before_training``) copies the pool's state but not its
+    threads, and a ``cv2.setNumThreads`` call in the child (``eanet.train.loop._worker_init``) then often waits for
+    them forever (opencv-python-headless 5.0.0). Setting one thread joins the pool; setting the old count back only
+    records it (the pool restarts on the next parallel call), so a fork in between is safe.
+    """
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        count = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        cv2.setNumThreads(count)
 
 
 def build_evaluator(
@@ -106,16 +186,19 @@ def build_evaluator(
     pred_layers: tuple[nn.Module, nn.Module] | None = None,
     sequence_names: list[str] | None = None,
     precision: str = "float64",
+    gt_hand_model: str | None = None,
 ) -> Evaluator:
     """An :class:`Evaluator` whose GT regressors are MANO's and whose prediction regressors are the model's.
 
     Args:
         protocol: preset name or :class:`Protocol`.
-        gt_hand_model_data: MANO ``(right, left)`` :class:`~eanet.hand_model.HandModelData`.
+        gt_hand_model_data: the ground truth's ``(right, left)`` :class:`~eanet.hand_model.HandModelData` (MANO for
+            real data; see :func:`resolve_gt_hand_model`).
         dataset, subset: recorded; ``dataset`` also selects the MRRPE ground truth.
         pred_layers: the model's ``(right, left)`` hand-model layers when they are not MANO (None: MANO).
         sequence_names: the dataset's ``seq_names``.
         precision: ``float64`` or ``float32``.
+        gt_hand_model: its name, recorded in the result (default: ``mano`` for MANO data, else ``open``).
     """
     gt = HandRegressors.from_model_data(*gt_hand_model_data)
     pred = None
@@ -129,6 +212,7 @@ def build_evaluator(
         subset=subset,
         sequence_names=sequence_names,
         dtype=torch.float64 if precision == "float64" else torch.float32,
+        gt_hand_model=gt_hand_model or _hand_model_label(gt_hand_model_data),
     )
 
 
@@ -165,21 +249,25 @@ def evaluate_model(
     seen = 0
     t0 = last = time.perf_counter()
     total = len(loader) if hasattr(loader, "__len__") else None
-    for i, batch in enumerate(loader):
-        skipped += len(batch.get("skipped", ()))
-        if "img" not in batch or batch["img"].shape[0] == 0:
-            continue
-        batch = _to_device(batch, device)
-        if target_builder is not None:
-            batch = target_builder(batch)
-        prediction = model(batch["img"])
-        evaluator.update(prediction, batch)
-        seen += int(batch["img"].shape[0])
-        now = time.perf_counter()
-        if now - last > log_every_s:
-            last = now
-            where = f"batch {i + 1}/{total}" if total else f"batch {i + 1}"
-            logger.info("evaluating: %s, %d images, %.0f images/s", where, seen, seen / (now - t0))
+    try:
+        for i, batch in enumerate(loader):
+            skipped += len(batch.get("skipped", ()))
+            if "img" not in batch or batch["img"].shape[0] == 0:
+                continue
+            batch = _to_device(batch, device)
+            if target_builder is not None:
+                batch = target_builder(batch)
+            prediction = model(batch["img"])
+            evaluator.update(prediction, batch)
+            seen += int(batch["img"].shape[0])
+            now = time.perf_counter()
+            if now - last > log_every_s:
+                last = now
+                where = f"batch {i + 1}/{total}" if total else f"batch {i + 1}"
+                logger.info("evaluating: %s, %d images, %.0f images/s", where, seen, seen / (now - t0))
+    finally:
+        # Workers forked after this (training) would hang on OpenCV's pool otherwise (_stop_opencv_threads).
+        _stop_opencv_threads()
     if skipped:
         evaluator.add_note(f"{skipped} test sample(s) had unreadable images and were not evaluated")
     logger.info("evaluated %d images in %.1f s", seen, time.perf_counter() - t0)
@@ -283,9 +371,10 @@ def _run_eval(
                     tuple(cfg.data.input_size))  # fmt: skip
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, input_size=input_size))
     ev_data = resolve_eval_data(cfg)
-    gt_data = load_gt_hand_model_data(cfg.hand_model)
+    gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
 
     dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
+    _check_dataset_vertices(dataset, gt_data)
     sequence_names = list(getattr(dataset, "seq_names", None) or []) or None
     if cfg.eval.max_samples is not None and cfg.eval.max_samples < len(dataset):
         dataset = torch.utils.data.Subset(dataset, range(cfg.eval.max_samples))
@@ -323,14 +412,16 @@ def _run_eval(
         pred_layers=pred_layers,
         sequence_names=sequence_names,
         precision=cfg.eval.precision,
+        gt_hand_model=gt_kind,
     )
     logger.info("%s", protocol.signature())
     logger.info(
-        "evaluating %s on %s (subset %s, crops %s): %d samples",
+        "evaluating %s on %s (subset %s, crops %s, ground truth from the %s hand model): %d samples",
         checkpoint,
         ev_data.dataset,
         ev_data.subset,
         ev_data.crops,
+        gt_kind,
         len(dataset),
     )
     result = evaluate_model(model, loader, evaluator, device, target_builder=builder)
@@ -345,7 +436,7 @@ def _run_eval(
             json_path,
             checkpoint=checkpoint,
             config=config,
-            extra={"command": command_line, "device": str(device), "crops": ev_data.crops},
+            extra={"command": command_line, "device": str(device), "crops": ev_data.crops, "gt_hand_model": gt_kind},
         )
         if cfg.eval.figure9_plot and result.figure9:
             figure_path = json_path.with_name(json_path.stem + "-figure9.png")
@@ -375,7 +466,9 @@ def make_train_evaluate_fn(
 ) -> Callable[[nn.Module, int], dict[str, float]]:
     """``evaluate(model, epoch) -> metrics`` for :class:`eanet.train.loop.Trainer` (every process calls it).
 
-    The test set, loader and evaluator are built on the first call. Under DDP each process scores its share (a
+    ``gt_hand_model_data`` is the ground truth's hand model when the caller has chosen it; None:
+    :func:`resolve_gt_hand_model` (``eval.gt_hand_model``, checked against the data). The test set, loader and
+    evaluator are built on the first call. Under DDP each process scores its share (a
     ``DistributedSampler`` without shuffling) and the evaluator gathers and de-duplicates. Metrics are
     :meth:`EvalResult.scalars` (``mpjpe_all``, ``mpvpe_interacting``, ...), at most ``train.eval_max_samples``
     samples; rank 0 writes ``<output_dir>/eval/epoch-<N>.json`` when ``write_json``.
@@ -389,8 +482,12 @@ def make_train_evaluate_fn(
 
     def setup(model: nn.Module) -> None:
         ev_data = resolve_eval_data(cfg)
-        gt_data = gt_hand_model_data or load_gt_hand_model_data(cfg.hand_model)
+        if gt_hand_model_data is not None:
+            gt_kind, gt_data = _hand_model_label(gt_hand_model_data), gt_hand_model_data
+        else:
+            gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
         dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
+        _check_dataset_vertices(dataset, gt_data)
         names = list(getattr(dataset, "seq_names", None) or []) or None
         limit = cfg.train.eval_max_samples
         if limit is not None and limit < len(dataset):
@@ -427,6 +524,7 @@ def make_train_evaluate_fn(
             pred_layers=pred_layers,
             sequence_names=names,
             precision=cfg.eval.precision,
+            gt_hand_model=gt_kind,
         )
 
     def evaluate(model: nn.Module, epoch: int) -> dict[str, float]:
