@@ -456,6 +456,62 @@ def test_camera_rig_looks_at_the_workspace():
         assert 1200 <= cam.focal[0] <= 1300
 
 
+def test_view_spread_narrows_the_camera_rig():
+    from eanet.data.synthetic_camera import sample_camera_rig
+    from eanet.errors import InvalidInputError
+
+    target = np.array([0.0, 0.0, 900.0])
+    full = sample_camera_rig(np.random.default_rng(1), 12, 128, 128, target)
+    narrow = sample_camera_rig(np.random.default_rng(1), 12, 128, 128, target, view_spread=0.25)
+    # The same draws: ids, colours and intrinsics are unchanged, only the directions are squeezed.
+    assert [c.name for c in full] == [c.name for c in narrow]
+    assert all(np.array_equal(a.focal, b.focal) for a, b in zip(full, narrow, strict=True))
+
+    def directions(rig):
+        d = np.stack([c.campos - target for c in rig])  # (K, 3)
+        return np.degrees(np.arctan2(d[:, 1], d[:, 0])), np.degrees(np.arcsin(d[:, 2] / np.linalg.norm(d, axis=1)))
+
+    azim, elev = directions(full)
+    assert np.ptp(azim) > 270  # all around
+    azim, elev = directions(narrow)
+    assert np.all(np.abs(azim - -90.0) <= 45.0 + 1e-6)  # within ±180° x 0.25 of the front (-y side)
+    assert np.all(np.abs(elev - 22.5) <= 47.5 * 0.25 + 3.0)  # (+ the aim jitter's effect on the measured angle)
+    for cam in narrow:  # every camera looks towards +y, at the workspace
+        assert cam.camrot[2, 1] > 0.5
+    with pytest.raises(InvalidInputError):
+        sample_camera_rig(np.random.default_rng(1), 2, 128, 128, target, view_spread=0.0)
+
+
+def test_view_spread_narrows_hand_orientations(layers):
+    from eanet.data.synthetic_scene import HandRig, SceneSampler, _rotvec_to_matrix
+
+    rig = HandRig(*layers)
+    betas = {"right": np.zeros(10), "left": np.zeros(10)}
+    center = np.array([0.0, 0.0, 1000.0])
+
+    def palm_normals(sampler):
+        out = []
+        for seed in range(12):
+            kind = ("right", "left", "far", "touch")[seed % 4]
+            frame = sampler.sample_sequence(np.random.default_rng(seed), kind, 1, betas, center)[0]
+            for side in ("right", "left"):
+                hand = frame.hand(side)
+                if hand is not None:
+                    R = _rotvec_to_matrix(hand.params.pose[:3])  # root rotation, world frame
+                    canon, _ = rig.canonical(side, np.zeros(10))
+                    out.append((R @ canon)[:, 1])  # the posed palm normal (column 1 of the hand's frame)
+        return np.stack(out)
+
+    narrow = palm_normals(SceneSampler(rig, view_spread=0.2))
+    full = palm_normals(SceneSampler(rig))
+    toward_front = np.array([0.0, -1.0, 0.0])
+    # Narrowed: every palm faces the front side; the full sampler's palms point all over the place.
+    assert (narrow @ toward_front).min() > 0.5
+    assert (full @ toward_front).min() < 0.0
+    with pytest.raises(ValueError):
+        SceneSampler(rig, view_spread=1.5)
+
+
 def test_contact_configurations(layers):
     from eanet.data.synthetic_scene import HandRig, SceneSampler
 

@@ -69,6 +69,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="K=W,...",
         help="share of sequences per kind: touch, overlap, interlaced, far, right, left (default 22/14/12/12/20/20)",
     )
+    parser.add_argument(
+        "--view-spread",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="0 < S <= 1: narrow the camera directions and hand orientations around a front view by this factor "
+        "(default 1: cameras all around, hands in any orientation; small CPU recipes use 0.25, docs/synthetic.md)",
+    )
     parser.add_argument("--hic", action="store_true", help="also write a HIC-format set to OUT/HIC")
     parser.add_argument(
         "--hic-frames", type=int, default=None, help="frames of the HIC-format set (default 64; implies --hic)"
@@ -110,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         masks=args.masks,
         backend=args.backend,
         workers=args.workers,
+        view_spread=args.view_spread,
     )
     generate_synthetic_dataset(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
     return 0

@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
                 if key.startswith(("mpjpe", "mpvpe")):
                     before, after = result.initial_metrics[key], result.metrics[key]
                     lines.append(f"held-out {key}: {before:.2f} -> {after:.2f} ({after / before:.1%} of the start)")
+            if result.baseline_metrics:
+                shown = ", ".join(
+                    f"{k} {v:.2f}" for k, v in sorted(result.baseline_metrics.items()) if k.startswith("mpjpe")
+                )
+                lines.append(f"mean-pose baseline (the training set's average hand for every image): {shown}")
         elif result.metrics:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(result.metrics.items()) if k.startswith("mpjpe"))
             lines.append(f"held-out: {shown}")

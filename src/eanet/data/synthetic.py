@@ -116,6 +116,10 @@ class SynthConfig:
         masks: also write hand masks (PNG, 0 background / 1 right / 2 left).
         backend: renderer backend (``auto``, ``pyrender``, ``torch``).
         workers: worker processes (0: render in this process).
+        view_spread: in ``(0, 1]``: 1 (default) films hands in any orientation from cameras all around (camera-frame
+            hand orientations cover nearly all rotations); below 1 the cameras and the hands' orientations are
+            narrowed around a front view by this factor (``sample_camera_rig``, ``SceneSampler``), for small
+            recipes that must learn in minutes (``docs/synthetic.md``).
     """
 
     num_frames: int = 32
@@ -140,6 +144,7 @@ class SynthConfig:
     masks: bool = False
     backend: str = "auto"
     workers: int = 0
+    view_spread: float = 1.0
 
     def validate(self) -> None:
         if self.num_frames < 1:
@@ -164,6 +169,8 @@ class SynthConfig:
         lo, hi = self.jpeg_quality
         if not 1 <= lo <= hi <= 100:
             raise InvalidInputError(f"jpeg quality range must satisfy 1 <= low <= high <= 100, got {self.jpeg_quality}")
+        if not 0.0 < self.view_spread <= 1.0:
+            raise InvalidInputError(f"view spread must be in (0, 1] (1: the full variety), got {self.view_spread}")
         if self.hic_frames < 0 or self.workers < 0:
             raise InvalidInputError("hic_frames and workers must be non-negative")
         for name in ("grayscale_fraction", "missing_mano_fraction", "joint_dropout_fraction", "wrist_dropout_fraction"):
@@ -333,7 +340,7 @@ class _CaptureRenderer:
             from eanet.data.synthetic_scene import HandRig, SceneSampler
 
             self._rig = HandRig(*build_hand_layers(self.cfg.hand_model, self.cfg.mano_dir))
-            self._sampler = SceneSampler(self._rig)
+            self._sampler = SceneSampler(self._rig, view_spread=self.cfg.view_spread)
         return self._rig
 
     @property
@@ -391,7 +398,9 @@ class _CaptureRenderer:
         split_i = _SPLIT_INDEX[plan.split]
         crng = _rng(cfg.seed, 1, split_i, plan.capture)
         center = np.array([crng.uniform(-300, 300), crng.uniform(-300, 300), crng.uniform(700, 1100)])
-        cams = sample_camera_rig(crng, cfg.cameras, cfg.width, cfg.height, center, cfg.grayscale_fraction)
+        cams = sample_camera_rig(
+            crng, cfg.cameras, cfg.width, cfg.height, center, cfg.grayscale_fraction, view_spread=cfg.view_spread
+        )
         skin = app.sample_skin(crng)
         # One subject: both hands share a shape up to small left/right differences.
         betas_subject = sample_betas(crng, 1, std=0.8)[0].astype(np.float64)

@@ -111,6 +111,7 @@ def sample_camera_rig(
     roll_deg: float = 20.0,
     aim_jitter_mm: float = 40.0,
     focal_scale: tuple[float, float] = (2.34, 2.54),
+    view_spread: float = 1.0,
 ) -> list[SynthCamera]:
     """Sample the fixed camera rig of one capture.
 
@@ -127,6 +128,12 @@ def sample_camera_rig(
         aim_jitter_mm: each camera aims at the centre plus a uniform offset of this size per axis.
         focal_scale: focal length range in units of ``max(width, height)``; ``(2.34, 2.54)`` gives 1200-1300 px
             for the release's 334x512 images.
+        view_spread: in ``(0, 1]``; 1 (default) is the dome above. Below 1 the rig narrows around a *front*
+            direction (cameras on the world ``-y`` side, looking towards ``+y``, where
+            :class:`eanet.data.synthetic_scene.SceneSampler` with the same ``view_spread`` turns the palms): azimuths
+            within ``±180° x view_spread`` of the front, elevations within ``view_spread`` times the half-range
+            around the middle of ``elevation_deg``, roll up to ``roll_deg x view_spread``. The same random numbers
+            are drawn either way, so other properties of the rig (ids, focal lengths, ...) do not change.
 
     Returns:
         ``K`` cameras with distinct 6-digit ids, values rounded exactly as :func:`camera_json` writes them.
@@ -135,6 +142,10 @@ def sample_camera_rig(
         raise InvalidInputError(f"a capture needs at least one camera, got {num_cameras}")
     if width < 8 or height < 8:
         raise InvalidInputError(f"image size {width}x{height} is too small; use at least 8x8 pixels")
+    if not 0.0 < view_spread <= 1.0:
+        raise InvalidInputError(f"view_spread must be in (0, 1], got {view_spread}")
+    narrow = view_spread < 1.0
+    elev_mid = (elevation_deg[0] + elevation_deg[1]) / 2
     target_mm = np.asarray(target_mm, dtype=np.float64)
     # Azimuths spread evenly around the dome with jitter, so every capture sees the hands from all sides.
     offset = rng.uniform(0.0, 2 * np.pi)
@@ -146,12 +157,17 @@ def sample_camera_rig(
     cameras = []
     for k in range(num_cameras):
         azim = offset + k * step + rng.uniform(-0.3, 0.3) * step
-        elev = np.deg2rad(rng.uniform(*elevation_deg))
+        elev_deg = rng.uniform(*elevation_deg)
+        if narrow:  # the same draws, squeezed around the front direction (azimuth -90°: the -y side)
+            azim = -np.pi / 2 + view_spread * (np.mod(azim, 2 * np.pi) - np.pi)
+            elev_deg = elev_mid + view_spread * (elev_deg - elev_mid)
+        elev = np.deg2rad(elev_deg)
         dist = rng.uniform(*distance_mm)
         direction = np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
         campos = target_mm + dist * direction
         aim = target_mm + rng.uniform(-aim_jitter_mm, aim_jitter_mm, size=3)
-        camrot = look_at(campos, aim, roll_rad=np.deg2rad(rng.uniform(-roll_deg, roll_deg)))
+        roll = rng.uniform(-roll_deg, roll_deg) * (view_spread if narrow else 1.0)
+        camrot = look_at(campos, aim, roll_rad=np.deg2rad(roll))
         f = rng.uniform(*focal_scale) * max(width, height)
         focal = np.array([f, f * rng.uniform(0.997, 1.003)])
         princpt = np.array([width / 2.0, height / 2.0]) + rng.uniform(-0.015, 0.015, size=2) * np.array([width, height])

@@ -28,6 +28,7 @@ finger-pose sampler has joint limits but no self-collision test).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -446,11 +447,27 @@ class SceneSampler:
     Args:
         rig: the hands.
         max_penetration_mm: frames whose penetration proxy exceeds this are backed off along the approach line.
+        view_spread: in ``(0, 1]``; 1 (default) is the full variety described in the module docstring. Below 1,
+            for small training recipes that must learn in minutes: the interaction frame turns about the vertical
+            by at most ``±180° x view_spread`` (instead of any angle), its tilt, drift and the hands' wobble shrink by
+            the same factor, and each hand's planned orientation is pulled towards a canonical one (fingers up,
+            palm towards the world ``-y`` side, where ``sample_camera_rig(..., view_spread=...)`` puts the cameras)
+            keeping ``view_spread`` of its rotation angle away from it; then the whole pair turns by a uniform angle
+            about the ``y`` axis, the cameras' line of sight: the viewpoint is narrow, the hands' direction *in the
+            image* is not. Contacts are still resolved per frame, so hands touch as before, but the kinds'
+            characteristic relative orientations are partly lost.
     """
 
-    def __init__(self, rig: HandRig, max_penetration_mm: float = 4.0) -> None:
+    #: Canonical hand orientation of ``view_spread < 1`` (interaction frame): fingers up (+z), palm facing -y.
+    CANONICAL_FINGER_DIR = np.array([0.0, 0.0, 1.0])
+    CANONICAL_PALM_NORMAL = np.array([0.0, -1.0, 0.0])
+
+    def __init__(self, rig: HandRig, max_penetration_mm: float = 4.0, view_spread: float = 1.0) -> None:
+        if not 0.0 < view_spread <= 1.0:
+            raise ValueError(f"view_spread must be in (0, 1], got {view_spread}")
         self.rig = rig
         self.max_penetration_mm = max_penetration_mm
+        self.view_spread = float(view_spread)
 
     # -- public -----------------------------------------------------------------------------------------------
 
@@ -478,8 +495,16 @@ class SceneSampler:
             raise ValueError(f"unknown scene kind {kind!r}; choose from {SCENE_KINDS}")
         # The interaction frame: x to the subject's right, y away from the subject, z up; turned about the vertical
         # and tilted so the cameras see every side over many sequences.
-        G0 = _rotvec_to_matrix(np.array([0.0, 0.0, rng.uniform(0, 2 * np.pi)])) @ _random_rotation(rng, np.deg2rad(35))
-        drift = _unit(rng.normal(size=3)) * np.deg2rad(rng.uniform(0, 25))
+        spread = self.view_spread
+        turn = rng.uniform(0, 2 * np.pi)
+        if spread < 1.0:
+            turn = spread * (turn - np.pi)  # around 0: the palms (canonical -y) face the narrowed camera rig
+        G0 = _rotvec_to_matrix(np.array([0.0, 0.0, turn])) @ _random_rotation(rng, np.deg2rad(35 * spread))
+        drift = _unit(rng.normal(size=3)) * np.deg2rad(rng.uniform(0, 25)) * spread
+        if spread < 1.0:
+            # Any turn about the front axis (y): the cameras look along it, so the pair turns freely *in the image*
+            # while the viewpoint stays narrow.
+            G0 = _rotvec_to_matrix(np.array([0.0, rng.uniform(-np.pi, np.pi), 0.0])) @ G0
         shift0 = rng.uniform(-60, 60, size=3)
         shift1 = shift0 + rng.uniform(-40, 40, size=3)
         if kind in ("right", "left"):
@@ -487,6 +512,8 @@ class SceneSampler:
             contact = None
         else:
             plans, contact = self._pair_plan(rng, kind)
+        if spread < 1.0:
+            plans = {side: self._narrowed(plan) for side, plan in plans.items()}
         frames = []
         for f in range(num_frames):
             t = f / max(num_frames - 1, 1)
@@ -525,6 +552,20 @@ class SceneSampler:
             palm_normal=np.asarray(palm_normal, dtype=np.float64),
             wobble0=_unit(rng.normal(size=3)) * rng.uniform(0, wobble),
             wobble1=_unit(rng.normal(size=3)) * rng.uniform(0, wobble),
+        )
+
+    def _narrowed(self, plan: _HandPlan) -> _HandPlan:
+        """``plan`` with its orientation pulled towards the canonical one (``view_spread`` of the angle kept)."""
+        spread = self.view_spread
+        canon = _frame(self.CANONICAL_FINGER_DIR, self.CANONICAL_PALM_NORMAL)  # (3, 3)
+        rel = canon.T @ _frame(plan.finger_dir, plan.palm_normal)  # (3, 3) rotation from the canonical frame
+        frame = canon @ _rotvec_to_matrix(_matrix_to_rotvec(rel) * spread)  # (3, 3) columns [a, n, a x n]
+        return dataclasses.replace(
+            plan,
+            finger_dir=frame[:, 0],
+            palm_normal=frame[:, 1],
+            wobble0=plan.wobble0 * spread,
+            wobble1=plan.wobble1 * spread,
         )
 
     def _random_dirs(self, rng, bias=None, spread=1.0):

@@ -18,7 +18,7 @@ import torch
 from eanet.config import Config, ConfigError
 from eanet.train.loop import Trainer, TrainResult
 
-__all__ = ["check_config", "build_trainer", "train", "export_model"]
+__all__ = ["check_config", "build_trainer", "train", "export_model", "evaluate_mean_baseline"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,47 @@ def synthetic_gt_hand_model_data(root: str | Path) -> tuple[Any, Any] | None:
     return load_hand_model_data(kind, "right"), load_hand_model_data(kind, "left")
 
 
+#: The mean pose is averaged over at most this many training samples (evenly spaced).
+BASELINE_MAX_SAMPLES = 4000
+
+
+def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+    """Held-out metrics of the training set's mean pose (:mod:`eanet.train.baseline`), same samples and protocol as
+    the training run's evaluation; logged, and written to ``<output_dir>/eval/mean_baseline.json`` on rank 0."""
+    import dataclasses
+    import json
+
+    from eanet.data import build_dataset
+    from eanet.eval.runner import make_train_evaluate_fn
+    from eanet.train import distributed as dist_utils
+    from eanet.train.baseline import MeanPoseModel, mean_training_pose
+    from eanet.train.seeding import get_rng_state, set_rng_state
+
+    plain = dataclasses.replace(cfg.data, augment=False)
+    dataset = build_dataset(plain, "train", cfg.hand_model, seed=cfg.seed)
+    mean = mean_training_pose(dataset, max_samples=BASELINE_MAX_SAMPLES)
+    evaluate = make_train_evaluate_fn(
+        cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(cfg.data.root), write_json=False
+    )
+    blind = MeanPoseModel(model, mean).to(device).eval()
+    saved = get_rng_state()  # the baseline must not change what training draws
+    try:
+        with torch.no_grad():
+            metrics = {k: float(v) for k, v in evaluate(blind, -1).items()}
+    finally:
+        set_rng_state(saved)
+        model.train()
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("mpjpe", "mpvpe")))
+    logger.info("mean-pose baseline (training-set mean over %d/%d hands, no image): %s", *mean.counts, shown)
+    if dist_utils.is_main_process():
+        path = Path(cfg.output_dir) / "eval" / "mean_baseline.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"what": "training-set mean pose predicted for every held-out image", "hands": list(mean.counts),
+                  "metrics": metrics}  # fmt: skip
+        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return metrics
+
+
 def export_model(trainer: Trainer, cfg: Config, path: str | Path) -> Path:
     """Write the trained weights as a released model file (``eanet.model.checkpoint`` safetensors format)."""
     from eanet.model.checkpoint import save_model
@@ -116,7 +157,11 @@ def train(cfg: Config, device: torch.device) -> TrainResult:
     from eanet.train.checkpoint import load_model_state, load_training_checkpoint
 
     trainer = build_trainer(cfg, device)
+    baseline: dict[str, float] = {}
+    if cfg.train.eval_mean_baseline and trainer.position.global_step == 0 and trainer.evaluate_fn is not None:
+        baseline = evaluate_mean_baseline(cfg, trainer.model, device)
     result = trainer.fit()
+    result.baseline_metrics = baseline
     if dist_utils.is_main_process() and result.global_step > 0:
         out = export_model(trainer, cfg, Path(cfg.output_dir) / "model.safetensors")
         logger.info("model weights: %s", out)

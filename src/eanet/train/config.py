@@ -62,6 +62,12 @@ class TrainConfig:
     #: Images per process and step (one process per GPU, so per GPU: official 32).
     batch_size: int = 32
 
+    #: Intra-op threads of each training process (``torch.set_num_threads``); null: torch's default on a GPU, and on
+    #: a CPU device the cores this process may use minus ``data.num_workers`` (at least 1). Workers plus compute
+    #: threads beyond the core count oversubscribe the CPU: on the 2-core dev box (another process busy) a step of
+    #: ``small-synthetic`` took 4-7 s with 2 threads and 1.1 s with 1 (docs/train.md).
+    cpu_threads: int | None = None
+
     # ---- precision and distributed
     #: Autocast dtype: ``none`` (fp32, the official setting and exact resume), ``bf16`` or ``fp16`` (CUDA, with a
     #: gradient scaler).
@@ -77,6 +83,10 @@ class TrainConfig:
     resume: str | None = None
     #: Also write a checkpoint every this many steps inside an epoch (0: only at the end of each epoch).
     checkpoint_every_steps: int = 1000
+    #: Write a checkpoint at the end of every this many epochs (0: none besides the ones below). A checkpoint is also
+    #: written after every evaluation (so ``best.pt`` can point at it), at the end of the run and at
+    #: ``train.max_steps``. A small model's checkpoint with its Adam state is still ~145 MB (``small-synthetic``).
+    checkpoint_every_epochs: int = 1
     #: How many of the most recent checkpoints to keep (the best one is kept in addition).
     keep_last: int = 3
     #: Evaluation metric that selects ``best.pt`` (a key of the evaluator's result); null: no best checkpoint.
@@ -89,10 +99,14 @@ class TrainConfig:
     # ---- logging and evaluation
     #: Log scalars (JSON lines, TensorBoard) every this many steps.
     log_every_steps: int = 20
-    #: Evaluate on the held-out split every this many epochs (0: never) and after the last one.
+    #: Evaluate on the held-out split every this many epochs and after the last one (also when ``train.max_steps``
+    #: ends the run); 0: never.
     eval_every_epochs: int = 1
     #: Also evaluate once before the first step (the "from initialisation" number; fresh runs only).
     eval_before_training: bool = False
+    #: Also score, before training, an image-blind predictor of the training set's mean pose (``eanet.train.baseline``)
+    #: on the same held-out samples: the number a model must beat to show it learned from the images.
+    eval_mean_baseline: bool = False
     #: Evaluate on at most this many held-out samples (null: all); quick checks on big test sets.
     eval_max_samples: int | None = None
     #: Show a progress bar on rank 0 (needs a terminal or a log that tolerates carriage returns).
@@ -115,5 +129,9 @@ class TrainConfig:
             raise ValueError(f"max_nonfinite_steps must be at least 1, got {self.max_nonfinite_steps}")
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
             raise ValueError(f"grad_clip_norm must be positive or null, got {self.grad_clip_norm}")
+        if self.checkpoint_every_epochs < 0:
+            raise ValueError(f"checkpoint_every_epochs must be 0 or more, got {self.checkpoint_every_epochs}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be at least 1 or null, got {self.cpu_threads}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be at least 1 or null, got {self.max_steps}")

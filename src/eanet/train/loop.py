@@ -53,7 +53,7 @@ from eanet.train.seeding import (
     set_rng_state,
 )
 
-__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "EvaluateFn", "move_to_device"]
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "EvaluateFn", "move_to_device", "cpu_threads_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class TrainResult:
     epochs_completed: int
     metrics: dict[str, float] = field(default_factory=dict)
     initial_metrics: dict[str, float] = field(default_factory=dict)
+    #: Held-out metrics of the training set's mean pose (``train.eval_mean_baseline``), when computed.
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
     best: dict[str, Any] | None = None
     nonfinite_steps: int = 0
     stopped_at_max_steps: bool = False
@@ -138,6 +140,12 @@ class Trainer:
         self.amp_dtype = autocast_dtype(self.tcfg)
         if self.amp_dtype is torch.float16 and device.type != "cuda":
             raise UserError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 or none on the CPU")
+
+        _single_threaded_opencv()
+        threads = cpu_threads_for(self.tcfg.cpu_threads, device, self.num_workers)
+        if threads is not None and threads != torch.get_num_threads():
+            logger.info("intra-op threads: %d (was %d; train.cpu_threads)", threads, torch.get_num_threads())
+            torch.set_num_threads(threads)
 
         if self.tcfg.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -455,6 +463,28 @@ class Trainer:
             set_rng_state(saved)
         return metrics
 
+    def _at_max_steps(self) -> bool:
+        return self.tcfg.max_steps is not None and self.position.global_step >= self.tcfg.max_steps
+
+    def _evaluate_and_record(self, epoch: int, label: str) -> dict[str, float]:
+        t0 = time.perf_counter()
+        metrics = self._evaluate(epoch)
+        self.last_metrics = metrics
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        logger.info("%s evaluation (%.0f s): %s", label, time.perf_counter() - t0, shown)
+        self.monitor.record("eval", self.position.global_step, metrics, epoch=epoch + 1)
+        return metrics
+
+    def _stop_mid_epoch(self, epoch: int) -> Path | None:
+        """``train.max_steps`` ended the run inside an epoch: the final evaluation (if any) and a checkpoint."""
+        metrics: dict[str, float] = {}
+        if self.tcfg.eval_every_epochs > 0 and self.evaluate_fn is not None:
+            label = f"step {self.position.global_step} (train.max_steps, epoch {epoch + 1} unfinished)"
+            metrics = self._evaluate_and_record(epoch, label)
+        path = self.save_checkpoint()
+        self._update_best(path, metrics, epoch)
+        return path
+
     def _end_of_epoch(self, epoch: int, epoch_losses: dict[str, float], epoch_time: float, skipped: int) -> None:
         epochs = self.tcfg.epochs
         self.scheduler.step()
@@ -462,18 +492,17 @@ class Trainer:
         record = {f"loss/{k}": v for k, v in epoch_losses.items()}
         record.update({"time_s": epoch_time, "lr_next": self._lr(), "skipped_samples": skipped})
         self.monitor.record("epoch", self.position.global_step, record, epoch=epoch + 1)
-        due = self.tcfg.eval_every_epochs > 0 and (
-            (epoch + 1) % self.tcfg.eval_every_epochs == 0 or epoch + 1 == epochs
-        )
+        final = epoch + 1 == epochs or self._at_max_steps()
+        due = self.tcfg.eval_every_epochs > 0 and ((epoch + 1) % self.tcfg.eval_every_epochs == 0 or final)
         metrics: dict[str, float] = {}
         if due and self.evaluate_fn is not None:
-            t0 = time.perf_counter()
-            metrics = self._evaluate(epoch)
-            self.last_metrics = metrics
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
-            logger.info("epoch %d/%d evaluation (%.0f s): %s", epoch + 1, epochs, time.perf_counter() - t0, shown)
-            self.monitor.record("eval", self.position.global_step, metrics, epoch=epoch + 1)
-        path = self.save_checkpoint()
+            metrics = self._evaluate_and_record(epoch, f"epoch {epoch + 1}/{epochs}")
+        every = self.tcfg.checkpoint_every_epochs
+        if final or metrics or (every > 0 and (epoch + 1) % every == 0):
+            path = self.save_checkpoint()
+            self._update_best(path, metrics, epoch)
+
+    def _update_best(self, path: Path | None, metrics: Mapping[str, float], epoch: int) -> None:
         metric = self.tcfg.best_metric
         if self.is_main and path is not None and metric and metric in metrics:
             value = metrics[metric]
@@ -606,7 +635,7 @@ class Trainer:
                     if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
                         stopped = True
                 elif stopped:
-                    last_path = self.save_checkpoint() or last_path
+                    last_path = self._stop_mid_epoch(epoch) or last_path
         finally:
             self.monitor.close()
         if stopped and self.is_main:
@@ -623,6 +652,41 @@ class Trainer:
             stopped_at_max_steps=stopped,
             last_checkpoint=last_path,
         )
+
+
+def cpu_threads_for(configured: int | None, device: torch.device, num_workers: int) -> int | None:
+    """Intra-op threads for a training process (``train.cpu_threads``); None: leave torch's setting alone.
+
+    On a CPU device the default is the cores this process may use, shared among the processes of this node
+    (``LOCAL_WORLD_SIZE`` under torchrun), minus the data-loader workers, at least 1: the workers run one thread each
+    (``_worker_init``), so more would oversubscribe the cores, and a thread waiting for a core stalls every parallel
+    operator of the step.
+    """
+    if configured is not None:
+        return configured
+    if device.type != "cpu":
+        return None
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, cores // local_processes - num_workers)
+
+
+def _single_threaded_opencv() -> None:
+    """Shrink this (main) process's OpenCV thread pool to one thread before any data loader forks workers.
+
+    A process that used OpenCV (e.g. an evaluation or the mean-pose baseline reading images without workers) holds a
+    pool of idle OpenCV threads; a forked worker inherits the pool's condition variable but not its threads, and the
+    worker's ``cv2.setNumThreads(1)`` (``_worker_init``) then waits for them forever in ``pthread_cond_destroy``
+    (observed: ``eanet train`` hung with its worker at 0% CPU). Reconfiguring in the parent, where the threads exist,
+    is safe, and the workers' call then changes nothing. Image decoding and warping are the workers' job anyway.
+    """
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a dependency
+        return
+    cv2.setNumThreads(1)
 
 
 def _worker_init(worker_id: int) -> None:
