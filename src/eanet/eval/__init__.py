@@ -2,13 +2,14 @@
 
 Public API::
 
-    from eanet.eval import Evaluator, HandRegressors, get_protocol, PROTOCOLS
+    from eanet.eval import Evaluator, HandRegressors, get_protocol, write_result_json
 
     evaluator = Evaluator("official", HandRegressors.from_model_data(mano_right, mano_left))
     for batch in loader:
         evaluator.update(model(batch["img"]), batch)
     result = evaluator.compute()        # EvalResult: metrics per category, per sequence, Figure 9
-    print("\\n".join(result.summary_lines()))   # the protocol signature comes first
+    report = "\\n".join(result.summary_lines())   # the protocol signature comes first
+    write_result_json(result, "result.json")      # protocol, subset, counts, metrics, notes
 
 Importing this package is cheap (``eanet.config`` imports :mod:`eanet.eval.config`); torch loads on first use of
 an attribute below (PEP 562 lazy attributes).
