@@ -134,8 +134,8 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, 
     if choice == "mano":
         if found is not None:
             raise InvalidInputError(
-                f"{root} was made by `eanet synth` with the {found[0].name} hand model, so its ground truth is that "
-                "model's parameters, not MANO's; evaluate it with eval.gt_hand_model=open "
+                f"{root} was made by `eanet synth --hand-model open` ({found[0].name}), so its ground truth holds "
+                "that model's parameters, not MANO's; evaluate it with eval.gt_hand_model=open "
                 "(`eanet eval --gt-hand-model open`)"
             )
         return "mano", load_gt_hand_model_data(cfg.hand_model)
