@@ -27,6 +27,9 @@ def test_quickstart_runs_every_stage(tmp_path, capsys):
     assert (out / "run" / "model.safetensors").is_file() and (out / "run" / "config.yaml").is_file()
     evaluation = json.loads((out / "eval.json").read_text())
     assert evaluation["train_steps"] == 2
+    assert "mean_pose_baseline" in evaluation  # may be empty: a 4-frame set can lack one of the hands
+    manifest = json.loads((out / "data" / "synthetic_manifest.json").read_text())
+    assert manifest["config"]["view_spread"] == 0.25
     for stage in ("before_training", "after_training"):
         assert np.isfinite(evaluation[stage]["mpjpe_all"]) and evaluation[stage]["mpjpe_all"] > 0
     files = ("prediction.json", "right.obj", "left.obj", "right.ply", "left.ply", "hands.glb", "overlay.png",
@@ -62,3 +65,25 @@ def test_an_earlier_quickstart_is_replaced(tmp_path):
     _prepare_out(tmp_path)
     assert not (tmp_path / "run").exists() and not (tmp_path / "quickstart.json").exists()
     assert (tmp_path / "notes.txt").read_text() == "the user's"  # only the quickstart's own outputs go
+
+
+def test_view_spread_option_reaches_the_settings_and_is_checked(tmp_path, capsys):
+    from eanet.inference.quickstart import QuickstartSettings, settings_from_args
+
+    assert QuickstartSettings().view_spread == 0.25 and QuickstartSettings().workers == 1
+    assert settings_from_args(False, [], view_spread=0.5, frames=None).view_spread == 0.5
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--quick", "--view-spread", "0"]) == 2
+    assert "--view-spread" in capsys.readouterr().err
+    assert not (tmp_path / "qs").exists()  # refused before anything was written
+
+
+def test_summary_prints_the_baseline_and_says_whether_it_was_beaten(tmp_path):
+    from eanet.inference.quickstart import QuickstartResult
+
+    result = QuickstartResult(tmp_path, tmp_path / "data", tmp_path / "run", tmp_path / "m.safetensors",
+                              tmp_path / "eval.json", {"mpjpe_all": 80.0}, {"mpjpe_all": 36.0},
+                              {"mpjpe_all": 38.0})  # fmt: skip
+    text = "\n".join(result.lines())
+    assert "80.00 ->    36.00" in text and "38.00" in text and "beats the image-blind mean pose" in text
+    result.metrics_after = {"mpjpe_all": 39.0}
+    assert "does NOT beat" in "\n".join(result.lines())

@@ -13,7 +13,7 @@ def test_input_and_heatmap_sizes_must_agree():
     from eanet.train.build import check_config
 
     check_config(load_config("small-synthetic"))  # consistent as shipped
-    cfg = load_config("small-synthetic", ["data.input_size=[96,96]"])
+    cfg = load_config("small-synthetic", ["data.input_size=[128,128]"])
     with pytest.raises(ConfigError) as err:
         check_config(cfg)
     assert "data.input_size" in str(err.value) and "model.input_size" in str(err.value)
@@ -42,3 +42,21 @@ def test_cpu_threads_must_be_positive():
 
     with pytest.raises((ConfigError, ValueError), match="cpu_threads"):
         load_config("small-synthetic", ["train.cpu_threads=0"])
+
+
+def test_backbone_init_random_replaces_the_tiny_official_init():
+    from eanet.config import load_config
+    from eanet.model import build_model
+    from eanet.train.loop import _torchvision_random_init
+
+    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
+    model = build_model(cfg.model, cfg.hand_model)
+    conv = model.backbone.state_dict()["layer1.0.conv1.weight"]
+    assert conv.std() < 0.01  # official init: normal(0, 0.001)
+    torch.manual_seed(0)
+    _torchvision_random_init(model.backbone)
+    first = model.backbone.state_dict()["layer1.0.conv1.weight"].clone()
+    assert 0.02 < first.std() < 0.2  # Kaiming normal (fan-out) for a 3x3x64 convolution: ~0.06
+    torch.manual_seed(0)
+    _torchvision_random_init(model.backbone)
+    assert torch.equal(model.backbone.state_dict()["layer1.0.conv1.weight"], first)  # follows the seed

@@ -117,3 +117,25 @@ def test_resume_follows_a_changed_schedule(tmp_path):
     assert changed._lr() == pytest.approx(1e-3)  # epoch 2 is past the new milestone
     changed.scheduler.step()
     assert changed._lr() == pytest.approx(1e-3)
+
+
+def test_max_steps_mid_epoch_evaluates_and_checkpoints_once(tmp_path):
+    """``train.max_steps`` inside an epoch still gives the final evaluation and a checkpoint; with
+    ``checkpoint_every_epochs=0`` and no evaluation due, finished epochs write none."""
+    cfg = tiny_config(tmp_path / "run", checkpoint_every_steps=0, checkpoint_every_epochs=0, eval_every_epochs=100,
+                      epochs=5, max_steps=8)  # fmt: skip
+    result = make_trainer(cfg).fit()
+    assert result.global_step == 8 and result.stopped_at_max_steps and "mpjpe_all" in result.metrics
+    ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step_*.pt"))
+    assert ckpts == ["step_00000008.pt"]  # epoch 1 (step 6) wrote none
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [rec["global_step"] for rec in lines if rec["kind"] == "eval"] == [8]
+
+
+def test_cpu_threads_are_applied(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        make_trainer(tiny_config(tmp_path / "run", cpu_threads=1), evaluate=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

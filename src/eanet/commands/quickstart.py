@@ -6,7 +6,7 @@ import argparse
 
 _EPILOG = """\
 examples:
-  eanet quickstart --out runs/quickstart                                       # a few minutes on a laptop CPU
+  eanet quickstart --out runs/quickstart                                       # ~7 minutes on a 2-core CPU
   eanet quickstart --out runs/quickstart --photos ../shared/assets/images      # also your cropped two-hand photos
   eanet quickstart --out /tmp/qs --quick                                       # a trimmed smoke run (< 1 min)
 
@@ -31,10 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--photos", nargs="*", default=[], metavar="PATH",
                         help="photos already cropped to the two hands (files, folders, globs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="trimmed sizes for a smoke test")
-    parser.add_argument("--train-steps", type=int, help="optimiser steps (default 80; --quick: 2)")
-    parser.add_argument("--frames", type=int, help="synthetic frames per split (default 48; x cameras = images)")
-    parser.add_argument("--cameras", type=int, help="synthetic cameras per rig (default 4)")
-    parser.add_argument("--eval-samples", type=int, help="held-out images scored (default 96)")
+    parser.add_argument("--train-steps", type=int, help="optimiser steps (default 300; --quick: 2)")
+    parser.add_argument("--frames", type=int, help="synthetic frames per split (default 240; x cameras = images)")
+    parser.add_argument("--cameras", type=int, help="synthetic cameras per rig (default 2)")
+    parser.add_argument("--view-spread", type=float, help="eanet synth --view-spread (default 0.25; 1: cameras all "
+                        "around and hands in any orientation, which minutes of CPU training cannot learn)")  # fmt: skip
+    parser.add_argument("--eval-samples", type=int, help="held-out images scored (default 128)")
     parser.add_argument("--seed", type=int, help="seed of data and training (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -46,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from eanet.inference.quickstart import run_quickstart, settings_from_args
 
     settings = settings_from_args(args.quick, args.photos, train_steps=args.train_steps, frames=args.frames,
-                                  cameras=args.cameras, eval_samples=args.eval_samples, seed=args.seed)  # fmt: skip
-    if settings.train_steps < 1 or settings.frames < 1 or settings.cameras < 1:
-        from eanet.errors import InvalidInputError
+                                  cameras=args.cameras, eval_samples=args.eval_samples, seed=args.seed,
+                                  view_spread=args.view_spread)  # fmt: skip
+    from eanet.errors import InvalidInputError
 
+    if settings.train_steps < 1 or settings.frames < 1 or settings.cameras < 1:
         raise InvalidInputError("--train-steps, --frames and --cameras must be at least 1")
+    if not 0.0 < settings.view_spread <= 1.0:
+        raise InvalidInputError(f"--view-spread must be in (0, 1], got {settings.view_spread}")
     progress = not args.no_progress and sys.stderr.isatty()
     result = run_quickstart(args.out, settings, progress=progress)
     sys.stdout.write("\n".join(result.lines()) + "\n")

@@ -452,10 +452,8 @@ class SceneSampler:
             by at most ``±180° x view_spread`` (instead of any angle), its tilt, drift and the hands' wobble shrink by
             the same factor, and each hand's planned orientation is pulled towards a canonical one (fingers up,
             palm towards the world ``-y`` side, where ``sample_camera_rig(..., view_spread=...)`` puts the cameras)
-            keeping ``view_spread`` of its rotation angle away from it; then the whole pair turns by a uniform angle
-            about the ``y`` axis, the cameras' line of sight: the viewpoint is narrow, the hands' direction *in the
-            image* is not. Contacts are still resolved per frame, so hands touch as before, but the kinds'
-            characteristic relative orientations are partly lost.
+            keeping ``view_spread`` of its rotation angle away from it. Contacts are still resolved per frame, so
+            hands touch as before, but the kinds' characteristic relative orientations are partly lost.
     """
 
     #: Canonical hand orientation of ``view_spread < 1`` (interaction frame): fingers up (+z), palm facing -y.
@@ -501,10 +499,6 @@ class SceneSampler:
             turn = spread * (turn - np.pi)  # around 0: the palms (canonical -y) face the narrowed camera rig
         G0 = _rotvec_to_matrix(np.array([0.0, 0.0, turn])) @ _random_rotation(rng, np.deg2rad(35 * spread))
         drift = _unit(rng.normal(size=3)) * np.deg2rad(rng.uniform(0, 25)) * spread
-        if spread < 1.0:
-            # Any turn about the front axis (y): the cameras look along it, so the pair turns freely *in the image*
-            # while the viewpoint stays narrow.
-            G0 = _rotvec_to_matrix(np.array([0.0, rng.uniform(-np.pi, np.pi), 0.0])) @ G0
         shift0 = rng.uniform(-60, 60, size=3)
         shift1 = shift0 + rng.uniform(-40, 40, size=3)
         if kind in ("right", "left"):

@@ -119,7 +119,11 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
 
     plain = dataclasses.replace(cfg.data, augment=False)
     dataset = build_dataset(plain, "train", cfg.hand_model, seed=cfg.seed)
-    mean = mean_training_pose(dataset, max_samples=BASELINE_MAX_SAMPLES)
+    try:
+        mean = mean_training_pose(dataset, max_samples=BASELINE_MAX_SAMPLES)
+    except ValueError as err:  # e.g. a tiny set with one hand only: nothing to average for the other
+        logger.warning("mean-pose baseline skipped: %s", err)
+        return {}
     evaluate = make_train_evaluate_fn(
         cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(cfg.data.root), write_json=False
     )

@@ -232,8 +232,12 @@ class Trainer:
                     f"train.backbone_init={init!r}, but the model has no backbone with pretrained weights to load; "
                     "set train.backbone_init=null"
                 )
-            backbone.load_pretrained(init)
-            logger.info("backbone initialised from %s", init)
+            if init == "random":
+                _torchvision_random_init(backbone)
+                logger.info("backbone initialised at random as torchvision does (Kaiming-normal convolutions)")
+            else:
+                backbone.load_pretrained(init)
+                logger.info("backbone initialised from %s", init)
         # Same seed on every process: identical data order bookkeeping; DDP broadcasts rank 0's weights anyway.
         # Per-process generators (dropout) then differ by rank.
         seed_everything(process_seed(self.cfg.seed, self.rank))
@@ -671,6 +675,25 @@ def cpu_threads_for(configured: int | None, device: torch.device, num_workers: i
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return max(1, cores // local_processes - num_workers)
+
+
+def _torchvision_random_init(backbone: nn.Module) -> None:
+    """Give ``backbone`` (an ``eanet.model.backbone`` ResNet trunk) the weights of a freshly built torchvision ResNet.
+
+    torchvision initialises convolutions Kaiming-normal (fan-out) and BatchNorm to (1, 0); the official init
+    (normal(0, 0.001), spec §1.1) only ever preceded loading ImageNet weights. With BatchNorm after every
+    convolution, tiny weights make Adam's fixed-size steps relatively huge (the effective step of a scale-invariant
+    weight grows as 1 / |w|^2), which is why training from scratch needs this init. Draws from torch's global
+    generator, so the result follows the run's seed.
+    """
+    import torchvision
+
+    name = getattr(backbone, "name", None)
+    if name is None or not hasattr(torchvision.models, name):
+        raise UserError(f"train.backbone_init=random needs a torchvision ResNet trunk; this backbone is {name!r}")
+    state = {k: v for k, v in getattr(torchvision.models, name)(weights=None).state_dict().items()
+             if not k.startswith("fc.")}  # fmt: skip
+    backbone.load_state_dict(state, strict=True)
 
 
 def _single_threaded_opencv() -> None:
