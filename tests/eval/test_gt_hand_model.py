@@ -141,3 +141,29 @@ def test_eval_command_on_open_hand_synthetic_data_needs_no_mano(
     assert payload["gt_hand_model"] == "open" and payload["run"]["gt_hand_model"] == "open"
     assert payload["config"]["eval"]["gt_hand_model"] == "open"
     assert payload["num_samples"] > 0 and payload["metrics"]["mpjpe_mm"]["all"]["value_mm"] > 0
+    assert payload["metrics"]["joints2d_err_px"]["all"]["value_px"] > 0  # heatmap grid taken from the checkpoint
+
+
+def test_small_synthetic_config_scores_open_hand_data_without_the_flag(
+    open_synthetic_root, open_hand_checkpoint, tmp_path, no_mano, capsys
+):
+    from eanet.config import load_config
+
+    assert load_config("small-synthetic", []).eval.gt_hand_model == "open"
+    out = tmp_path / "result.json"
+    args = ["eval", "--config", "small-synthetic", "--checkpoint", str(open_hand_checkpoint), "--data-root",
+            str(open_synthetic_root), "--output", str(out), "--batch-size", "4", "eval.num_workers=0"]  # fmt: skip
+    assert main(args) == 0
+    assert json.loads(out.read_text())["gt_hand_model"] == "open"
+
+
+def test_corrupt_manifest_is_an_error_naming_the_file(tmp_path, no_mano):
+    from eanet.eval.runner import resolve_eval_data, resolve_gt_hand_model
+
+    root = tmp_path / "synth"
+    root.mkdir()
+    (root / "synthetic_manifest.json").write_text('{"config": {"hand_model": ')  # truncated write
+    for choice in ("mano", "open"):
+        cfg = _cfg(root, choice)
+        with pytest.raises(InvalidInputError, match="synthetic_manifest.json"):
+            resolve_gt_hand_model(cfg, resolve_eval_data(cfg))

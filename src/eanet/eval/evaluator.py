@@ -29,6 +29,7 @@ from eanet.eval.aggregate import Reduced, reduce_joint_errors, reduce_values
 from eanet.eval.metrics import (
     align_root_and_scale,
     bone_length,
+    joint_errors_2d,
     joint_regressor_21,
     mean_vertex_error,
     point_errors,
@@ -38,7 +39,7 @@ from eanet.eval.metrics import (
 )
 from eanet.eval.pose_difference import pose_difference_deg
 from eanet.eval.protocols import Protocol, get_protocol
-from eanet.eval.result import EvalResult, MetricValue, SequenceResult
+from eanet.eval.result import EvalResult, MetricValue, SequenceResult, metric_unit
 from eanet.eval.targets import BATCH_KEYS, EvalTargets, targets_from_batch
 from eanet.hand_model.skeleton import IH26M_TO_JOINTS_21, IH26M_WRIST, NUM_JOINTS
 from eanet.structures import TwoHandPrediction
@@ -52,6 +53,14 @@ DATASETS: tuple[str, ...] = ("interhand26m", "hic")
 
 _MM_PER_M = 1000.0
 _SEQ_CATEGORIES = ("all", "single", "interacting")
+#: Metrics in report order (MPJPE, MPVPE, MRRPE, PA-MPJPE, then the 2D joint error in input-crop pixels).
+METRIC_ORDER: tuple[str, ...] = ("mpjpe_mm", "mpvpe_mm", "mrrpe_mm", "pa_mpjpe_mm", "joints2d_err_px")
+#: How the 2D metric is defined (reported in every result's notes).
+JOINTS2D_DEFINITION = (
+    "joints2d_err_px: distance in input-crop pixels between the predicted 2D joints (joints_hm x, y times input "
+    "size / heatmap size) and the annotated ones (joints_hm of the batch), over joints with a valid 2D annotation "
+    "(joints_valid_2d); each image's mean over its joints, then the mean over images; no alignment"
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,8 @@ class Records:
         missing_fit: ``(N, 2)`` bool, the hand had scorable joints but no GT mesh (official bias / exclusion).
         pose_diff: ``(N,)`` float32 pose difference between the hands, degrees.
         pose_diff_valid: ``(N,)`` bool.
+        joint2d_err: ``(N, 42)`` float32 2D joint errors, input-crop pixels (wrist-first slots, right then left).
+        joint2d_counted: ``(N, 42)`` bool.
     """
 
     annot_id: np.ndarray
@@ -142,6 +153,8 @@ class Records:
     missing_fit: np.ndarray
     pose_diff: np.ndarray
     pose_diff_valid: np.ndarray
+    joint2d_err: np.ndarray
+    joint2d_counted: np.ndarray
 
     def __len__(self) -> int:
         return int(self.annot_id.shape[0])
@@ -173,6 +186,8 @@ class Records:
             missing_fit=np.zeros((0, 2), b),
             pose_diff=np.zeros(0, f),
             pose_diff_valid=np.zeros(0, b),
+            joint2d_err=np.zeros((0, 42), f),
+            joint2d_counted=np.zeros((0, 42), b),
         )
 
     def select(self, index: np.ndarray) -> Records:
@@ -213,6 +228,8 @@ class Evaluator:
         dtype: arithmetic precision (float64 by default; the official code uses float32, a < 1e-3 mm difference).
         gather: replaces the DDP all-gather (tests).
         gt_hand_model: name of the hand model behind ``regressors`` (``mano``, ``open``), recorded in the result.
+        crop_px_per_hm: input-crop pixels per heatmap unit ``(x, y)``
+            (:func:`eanet.eval.metrics.heatmap_to_crop_scale`); None: no 2D joint error (``joints2d_err_px``).
     """
 
     def __init__(
@@ -228,7 +245,9 @@ class Evaluator:
         dtype: torch.dtype = torch.float64,
         gather: Callable[[Records], list[Records]] | None = None,
         gt_hand_model: str = "mano",
+        crop_px_per_hm: tuple[float, float] | None = None,
     ) -> None:
+        self.crop_px_per_hm = None if crop_px_per_hm is None else (float(crop_px_per_hm[0]), float(crop_px_per_hm[1]))
         self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
         self.gt_hand_model = gt_hand_model
         if dataset not in DATASETS:
@@ -406,6 +425,17 @@ class Evaluator:
                 f"the batch has no {BATCH_KEYS['rel_trans']!r}/{BATCH_KEYS['rel_trans_valid']!r} ground truth",
             )
 
+        # ---- 2D joints in the input crop (image-conditioned learning shows here first; docs/eval.md) ------------
+        joint2d_err = torch.zeros(b, 42, dtype=dt, device=device)
+        joint2d_counted = torch.zeros(b, 42, dtype=torch.bool, device=device)
+        why2d = self._joints2d_unavailable(prediction, t)
+        if why2d is None:
+            pred_hm = torch.cat([prediction.right.joints_hm, prediction.left.joints_hm], 1).to(dt)  # (B, 42, 3)
+            joint2d_err = joint_errors_2d(pred_hm, t.joints_hm.to(dt), self.crop_px_per_hm)  # (B, 42) px
+            joint2d_counted = t.joints_valid_2d
+        else:
+            self._missing.setdefault("joints2d_err_px", why2d)
+
         # ---- pose difference (Figure 9) --------------------------------------------------------------------------
         pose_diff = torch.zeros(b, dtype=dt, device=device)
         pose_valid = torch.zeros(b, dtype=torch.bool, device=device)
@@ -443,7 +473,21 @@ class Evaluator:
             missing_fit=host(missing_fit, bool),
             pose_diff=host(pose_diff, f),
             pose_diff_valid=host(pose_valid, bool),
+            joint2d_err=host(joint2d_err, f),
+            joint2d_counted=host(joint2d_counted, bool),
         )
+
+    def _joints2d_unavailable(self, prediction: TwoHandPrediction, t: EvalTargets) -> str | None:
+        """Why the 2D joint error cannot be computed for this batch, or None when it can."""
+        if self.crop_px_per_hm is None:
+            return "the evaluator was not given the input-crop and heatmap sizes (crop_px_per_hm)"
+        if t.joints_hm is None or t.joints_valid_2d is None:
+            return (
+                f"the batch has no annotated 2D joints {BATCH_KEYS['joints_hm']!r}/{BATCH_KEYS['joints_valid_2d']!r}"
+            )
+        if prediction.right.joints_hm is None or prediction.left.joints_hm is None:
+            return "the prediction has no 2D joints (joints_hm)"
+        return None
 
     def _joint_inputs_available(self, t: EvalTargets) -> tuple[bool, str]:
         if self.dataset == "hic":
@@ -518,6 +562,7 @@ _WHAT = {
     "pa_mpjpe_mm": "hand with 3+ scored joints and a ground truth",
     "mpvpe_mm": "ground-truth mesh for the scored hand",
     "mrrpe_mm": "pair of valid wrists",
+    "joints2d_err_px": "joint with a valid 2D annotation",
 }
 
 
@@ -567,16 +612,18 @@ def _metric_values(
                 reason = f"{n_images} {_CATEGORY_WORDS[category]}, none with a{hand} {_WHAT[metric]}"
                 if metric == "mpjpe_mm" and hand:
                     reason = f"{n_images} images, none with a scored {category}-hand joint"
+                elif metric == "joints2d_err_px" and hand:
+                    reason = f"{n_images} images, none with a valid 2D {category}-hand joint"
             if official_nan_note:
                 reason += "; the official print_eval_result would print NaN here"
-            out[category] = MetricValue(None, count, reason=reason)
+            out[category] = MetricValue(None, count, reason=reason, unit=metric_unit(metric))
             continue
         if slot_notes and red.empty_slots[g] > 0:
             note = (
                 f"{int(red.empty_slots[g])} joint slot(s) had no sample and were left out of the mean of slot means"
                 + ("; the official print_eval_result would print NaN" if official_nan_note else "")
             )
-        out[category] = MetricValue(value, count, note=note)
+        out[category] = MetricValue(value, count, note=note, unit=metric_unit(metric))
     return out
 
 
@@ -632,6 +679,10 @@ def _reduce_all(r: Records, protocol: Protocol, group: np.ndarray, num_groups: i
         "single": reduce_values(r.mrrpe[m & ~interacting], group[m & ~interacting], num_groups),
         "interacting": reduce_values(r.mrrpe[m & interacting], group[m & interacting], num_groups),
     }
+    # 2D: each image's mean over its valid joints, then over images, under every protocol (not an official metric).
+    reduced["joints2d_err_px"] = reduce_joint_errors(
+        r.joint2d_err, r.joint2d_counted, interacting, group, num_groups, "sample_weighted"
+    )
     return reduced
 
 
@@ -671,8 +722,7 @@ def reduce_records(
         name: _metric_values(name, cats, images, 0, missing, subset, official and name in ("mpjpe_mm", "mpvpe_mm"))
         for name, cats in reduced.items()
     }
-    # the order in which results print: MPJPE, MPVPE, MRRPE, PA-MPJPE
-    metrics = {k: metrics[k] for k in ("mpjpe_mm", "mpvpe_mm", "mrrpe_mm", "pa_mpjpe_mm")}
+    metrics = {k: metrics[k] for k in METRIC_ORDER}  # the order in which results print
     single = r.hand_type != 2
     counts = {
         "all": n,
@@ -713,7 +763,7 @@ def reduce_records(
         names = [_sequence_name(int(i), sequence_names) for i in uniq]
         for g, name in enumerate(names):
             seq_metrics = {}
-            for metric in ("mpjpe_mm", "mpvpe_mm", "mrrpe_mm", "pa_mpjpe_mm"):
+            for metric in METRIC_ORDER:
                 cats = {c: v for c, v in seq_reduced[metric].items() if c in _SEQ_CATEGORIES}
                 seq_metrics[metric] = _metric_values(
                     metric, cats, seq_images, g, missing, subset, False, scope="this sequence", slot_notes=False
@@ -783,7 +833,9 @@ def _notes(r: Records, protocol: Protocol, dataset: str, subset: str, missing: M
             else:
                 notes.append(f"{hands} hand(s) with valid joints but no NeuralAnnot fit were not scored")
     if protocol.name == "official":
-        notes.append("MRRPE and PA-MPJPE are not computed by the official code; they are extras here")
+        notes.append("MRRPE, PA-MPJPE and the 2D joint error are not computed by the official code; they are extras")
+    if "joints2d_err_px" not in missing:
+        notes.append(JOINTS2D_DEFINITION)
     for metric, why in missing.items():
         notes.append(f"{metric}: {why}")
     return notes

@@ -1,7 +1,8 @@
 """Pure, vectorised metric functions (torch): joint regression, root/scale alignment, errors, Procrustes, MRRPE.
 
 Everything here works on any leading batch dimensions and on any device; nothing loops over samples. Units are the
-caller's; the evaluator passes millimetres, and names ending in ``_mm`` say so.
+caller's; the evaluator passes millimetres (3D) and input-crop pixels (2D), and names ending in ``_mm``/``_px`` say
+so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "mean_vertex_error",
     "procrustes_align",
     "relative_root_error",
+    "heatmap_to_crop_scale",
+    "joint_errors_2d",
 ]
 
 
@@ -136,3 +139,32 @@ def procrustes_align(pred: Tensor, gt: Tensor, weights: Tensor | None = None) ->
 def relative_root_error(rel_pred: Tensor, rel_gt: Tensor) -> Tensor:
     """MRRPE term: ``(...,)`` ``|(L_root - R_root)_pred - (L_root - R_root)_gt|`` of ``(..., 3)`` offsets."""
     return torch.linalg.norm(rel_pred - rel_gt, dim=-1)
+
+
+def heatmap_to_crop_scale(input_size: Sequence[int], heatmap_shape: Sequence[int]) -> tuple[float, float]:
+    """Input-crop pixels per heatmap unit, ``(x, y)``.
+
+    The data maps a crop pixel ``u`` to ``u / W_in * w_hm`` (``eanet.data.interhand26m``), so the inverse is a
+    plain scale (no half-pixel offset), the same for predictions and ground truth.
+
+    Args:
+        input_size: ``(H, W)`` of the network's input crop.
+        heatmap_shape: ``(D, h, w)`` of the 2.5D heatmap.
+    """
+    height, width = int(input_size[0]), int(input_size[1])
+    hm_h, hm_w = int(heatmap_shape[1]), int(heatmap_shape[2])
+    if min(height, width, hm_h, hm_w) <= 0:
+        raise ValueError(f"sizes must be positive, got input {tuple(input_size)}, heatmap {tuple(heatmap_shape)}")
+    return width / hm_w, height / hm_h
+
+
+def joint_errors_2d(pred_hm: Tensor, gt_hm: Tensor, scale_xy: Sequence[float]) -> Tensor:
+    """``(..., J)`` 2D distance per joint in input-crop pixels, from joints in heatmap units.
+
+    Args:
+        pred_hm: ``(..., J, 2+)`` predicted joints in heatmap units (only x, y are used; a depth column is ignored).
+        gt_hm: ``(..., J, 2+)`` ground truth in the same units.
+        scale_xy: crop pixels per heatmap unit in x and y (:func:`heatmap_to_crop_scale`).
+    """
+    scale = torch.as_tensor(list(scale_xy), dtype=pred_hm.dtype, device=pred_hm.device)  # (2,)
+    return torch.linalg.norm((pred_hm[..., :2] - gt_hm[..., :2]) * scale, dim=-1)

@@ -19,7 +19,15 @@ from typing import Any
 from eanet.eval.protocols import Protocol
 from eanet.version import __version__
 
-__all__ = ["MetricValue", "SequenceResult", "EvalResult", "file_sha256", "write_result_json", "METRIC_LABELS"]
+__all__ = [
+    "MetricValue",
+    "SequenceResult",
+    "EvalResult",
+    "file_sha256",
+    "write_result_json",
+    "METRIC_LABELS",
+    "metric_unit",
+]
 
 #: Metric key -> printed name.
 METRIC_LABELS: dict[str, str] = {
@@ -27,7 +35,13 @@ METRIC_LABELS: dict[str, str] = {
     "mpvpe_mm": "MPVPE",
     "mrrpe_mm": "MRRPE",
     "pa_mpjpe_mm": "PA-MPJPE",
+    "joints2d_err_px": "2D joint error",
 }
+
+
+def metric_unit(metric: str) -> str:
+    """The unit a metric key ends with (``mpjpe_mm`` -> ``mm``, ``joints2d_err_px`` -> ``px``)."""
+    return metric.rsplit("_", 1)[-1]
 
 JSON_FORMAT_VERSION = 1
 
@@ -37,16 +51,19 @@ class MetricValue:
     """One number, or an explained absence.
 
     Attributes:
-        value_mm: the metric in millimetres, or None when nothing could be averaged.
+        value_mm: the metric in its unit (millimetres unless ``unit`` says otherwise), or None when nothing could be
+            averaged.
         count: samples (or per-hand entries, for MPVPE under ``per_hand``) that contributed.
         reason: why ``value_mm`` is None.
         note: anything a reader must know about this value (e.g. where the official code would print NaN).
+        unit: ``mm``, or ``px`` (input-crop pixels) for the 2D joint error; the JSON key is ``value_<unit>``.
     """
 
     value_mm: float | None
     count: int
     reason: str | None = None
     note: str | None = None
+    unit: str = "mm"
 
     def __post_init__(self) -> None:
         if self.value_mm is not None and not math.isfinite(self.value_mm):
@@ -55,7 +72,7 @@ class MetricValue:
             raise ValueError("an empty metric needs a reason")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"value_mm": self.value_mm, "count": self.count}
+        out: dict[str, Any] = {f"value_{self.unit}": self.value_mm, "count": self.count}
         if self.reason:
             out["reason"] = self.reason
         if self.note:
@@ -101,7 +118,8 @@ class EvalResult:
         sample_counts: images per category (``all``, ``single``, ``interacting``, ``right``, ``left``: the last two
             are the single-hand images of each hand).
         metrics: ``{metric: {category: MetricValue}}``; metrics ``mpjpe_mm``, ``pa_mpjpe_mm``, ``mpvpe_mm`` (categories
-            all/single/interacting/right/left) and ``mrrpe_mm`` (all/single/interacting).
+            all/single/interacting/right/left), ``mrrpe_mm`` (all/single/interacting) and ``joints2d_err_px`` (input-crop
+            pixels; all/single/interacting/right/left).
         per_joint_mpjpe_mm: per-joint-mean protocols only: ``{"single": [42], "interacting": [42]}`` slot means in
             the wrist-first order (right 0-20, left 21-41), None for empty slots.
         per_sequence: per-sequence results, sorted by name.
@@ -125,12 +143,12 @@ class EvalResult:
     gt_hand_model: str = "mano"
 
     def value(self, metric: str, category: str = "all") -> float | None:
-        """A metric's value in mm (None when empty), e.g. ``result.value("mpjpe_mm", "interacting")``."""
+        """A metric's value in its unit (None when empty), e.g. ``result.value("mpjpe_mm", "interacting")``."""
         return self.metrics[metric][category].value_mm
 
     def scalars(self) -> dict[str, float]:
-        """Flat ``{"mpjpe_all": ..., "mpvpe_interacting": ...}`` (mm) of the non-empty values, for training logs and
-        ``train.best_metric``."""
+        """Flat ``{"mpjpe_all": ..., "joints2d_err_px_right": ...}`` of the non-empty values (mm, except the 2D
+        metric's keys, which keep their ``_px``), for training logs and ``train.best_metric``."""
         return {
             f"{m.removesuffix('_mm')}_{c}": v.value_mm
             for m, cats in self.metrics.items()
@@ -150,7 +168,7 @@ class EvalResult:
         for metric, cats in self.metrics.items():
             label = METRIC_LABELS.get(metric, metric)
             parts = [f"{c} {v.format()}" for c, v in cats.items()]
-            lines.append(f"{label} (mm): " + " | ".join(parts))
+            lines.append(f"{label} ({metric_unit(metric)}): " + " | ".join(parts))
             for c, v in cats.items():
                 if v.value_mm is None and c in ("all", "single", "interacting"):
                     reasons.append(f"  {label} {c}: empty ({v.reason})")

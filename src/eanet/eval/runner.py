@@ -23,6 +23,7 @@ from torch import nn
 
 from eanet.errors import InvalidInputError, MissingFileError
 from eanet.eval.evaluator import Evaluator, HandRegressors
+from eanet.eval.metrics import heatmap_to_crop_scale
 from eanet.eval.protocols import Protocol, get_protocol
 from eanet.eval.result import EvalResult, write_result_json
 
@@ -121,14 +122,15 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, 
             open hand asked for on data not made with it), saying which setting to use.
         MissingFileError: ``mano`` without MANO files.
     """
-    # One reader of the manifest for training and evaluation (eanet.train.build owns it).
-    from eanet.train.build import synthetic_gt_hand_model_data
+    # One reader of the manifest for training and evaluation (eanet.data.synthetic, which writes it).
+    from eanet.data.synthetic import synthetic_gt_hand_model_data, synthetic_hand_model_kind
 
     choice = cfg.eval.gt_hand_model
     found = None
     for folder in _synthetic_manifest_dirs(ev_data):
-        found = synthetic_gt_hand_model_data(folder)
-        if found is not None:
+        kind = synthetic_hand_model_kind(folder)  # an unreadable manifest is an error, not MANO
+        if kind is not None:
+            found = synthetic_gt_hand_model_data(folder) if kind == "open" else None
             break
     root = ev_data.data.root
     if choice == "mano":
@@ -187,6 +189,8 @@ def build_evaluator(
     sequence_names: list[str] | None = None,
     precision: str = "float64",
     gt_hand_model: str | None = None,
+    input_size: tuple[int, int] | None = None,
+    heatmap_shape: tuple[int, int, int] | None = None,
 ) -> Evaluator:
     """An :class:`Evaluator` whose GT regressors are MANO's and whose prediction regressors are the model's.
 
@@ -199,6 +203,8 @@ def build_evaluator(
         sequence_names: the dataset's ``seq_names``.
         precision: ``float64`` or ``float32``.
         gt_hand_model: its name, recorded in the result (default: ``mano`` for MANO data, else ``open``).
+        input_size, heatmap_shape: ``(H, W)`` of the input crop and ``(D, h, w)`` of the heatmap, for the 2D joint
+            error in crop pixels (``joints2d_err_px``); without them that metric is empty, with the reason.
     """
     gt = HandRegressors.from_model_data(*gt_hand_model_data)
     pred = None
@@ -213,6 +219,9 @@ def build_evaluator(
         sequence_names=sequence_names,
         dtype=torch.float64 if precision == "float64" else torch.float32,
         gt_hand_model=gt_hand_model or _hand_model_label(gt_hand_model_data),
+        crop_px_per_hm=None
+        if input_size is None or heatmap_shape is None
+        else heatmap_to_crop_scale(input_size, heatmap_shape),
     )
 
 
@@ -370,6 +379,12 @@ def _run_eval(
         logger.info("test crops %s (the checkpoint's input size) instead of data.input_size %s", input_size,
                     tuple(cfg.data.input_size))  # fmt: skip
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, input_size=input_size))
+    heatmap_shape = (model_cfg.model.heatmap_depth, *model_cfg.model.feature_grid)
+    if tuple(cfg.data.heatmap_shape) != heatmap_shape:
+        # Ground-truth joints_hm must be on the network's heatmap grid for the 2D joint error (and its targets).
+        logger.info("heatmap %s (the checkpoint's) instead of data.heatmap_shape %s", heatmap_shape,
+                    tuple(cfg.data.heatmap_shape))  # fmt: skip
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, heatmap_shape=heatmap_shape))
     ev_data = resolve_eval_data(cfg)
     gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
 
@@ -413,6 +428,8 @@ def _run_eval(
         sequence_names=sequence_names,
         precision=cfg.eval.precision,
         gt_hand_model=gt_kind,
+        input_size=tuple(ev_data.data.input_size),
+        heatmap_shape=tuple(ev_data.data.heatmap_shape),
     )
     logger.info("%s", protocol.signature())
     logger.info(
@@ -525,6 +542,8 @@ def make_train_evaluate_fn(
             sequence_names=names,
             precision=cfg.eval.precision,
             gt_hand_model=gt_kind,
+            input_size=tuple(ev_data.data.input_size),
+            heatmap_shape=tuple(ev_data.data.heatmap_shape),
         )
 
     def evaluate(model: nn.Module, epoch: int) -> dict[str, float]:

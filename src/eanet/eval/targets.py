@@ -31,6 +31,8 @@ BATCH_KEYS: dict[str, str] = {
     "rel_trans": "rel_trans",  # (3,) left wrist - right wrist, camera frame, metres
     "rel_trans_valid": "rel_trans_valid",  # () both wrists valid
     "mano_pose": "mano_pose_aa",  # (2, 48) GT MANO pose (root + fingers, axis-angle, relative to the mean hand)
+    "joints_hm": "joints_hm",  # (42, 3) annotated joints in heatmap units (x, y of the input crop), wrist-first
+    "joints_valid_2d": "joints_valid_2d",  # (42,) 2D annotation valid (data JSON, wrist-ANDed), wrist-first
 }
 
 
@@ -50,6 +52,9 @@ class EvalTargets:
         rel_trans: ``(B, 3)`` metres.
         rel_trans_valid: ``(B,)`` bool.
         mano_pose: ``(B, 2, 48)``.
+        joints_hm: ``(B, 42, 3)`` annotated joints in heatmap units, wrist-first (x, y: the input crop scaled to the
+            heatmap grid); None when absent.
+        joints_valid_2d: ``(B, 42)`` bool, the 2D annotation is valid, wrist-first.
     """
 
     hand_type: Tensor
@@ -63,6 +68,8 @@ class EvalTargets:
     rel_trans: Tensor | None
     rel_trans_valid: Tensor | None
     mano_pose: Tensor | None
+    joints_hm: Tensor | None = None
+    joints_valid_2d: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -127,6 +134,8 @@ def targets_from_batch(batch: Mapping[str, Any], device: torch.device | str) -> 
     rel = _tensor(batch, "rel_trans", device, (b, 3))
     rel_valid = _tensor(batch, "rel_trans_valid", device, (b,))
     pose = _tensor(batch, "mano_pose", device, (b, 2, 48))
+    joints_hm = _tensor(batch, "joints_hm", device, (b, 42, 3))
+    joints_valid_2d = _tensor(batch, "joints_valid_2d", device, (b, 42))
     return EvalTargets(
         hand_type=hand_type,
         annot_id=None if annot_id is None else annot_id.long(),
@@ -139,4 +148,6 @@ def targets_from_batch(batch: Mapping[str, Any], device: torch.device | str) -> 
         rel_trans=rel,
         rel_trans_valid=as_bool(rel_valid),
         mano_pose=pose,
+        joints_hm=joints_hm,
+        joints_valid_2d=as_bool(joints_valid_2d),
     )
