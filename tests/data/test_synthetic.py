@@ -598,3 +598,37 @@ def test_worker_processes_write_the_same_bytes(tmp_path):
     for f in files:
         if f.name != "synthetic_manifest.json":  # records the worker count
             assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+# ---- reading the manifest back: which hand model made the ground truth ------------------------------------------
+
+
+def test_manifest_hand_model_kind_and_data(tmp_path):
+    from eanet.data.synthetic import MANIFEST_NAME, synthetic_gt_hand_model_data, synthetic_hand_model_kind
+
+    assert synthetic_hand_model_kind(tmp_path) is None  # real data: no manifest
+    assert synthetic_gt_hand_model_data(tmp_path) is None
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"status": "complete", "config": {"hand_model": "mano"}}))
+    assert synthetic_hand_model_kind(tmp_path) == "mano"
+    assert synthetic_gt_hand_model_data(tmp_path) is None  # the caller loads MANO
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"config": {"hand_model": "open"}}))
+    assert synthetic_hand_model_kind(tmp_path) == "open"
+    right, left = synthetic_gt_hand_model_data(tmp_path)
+    assert (right.side, left.side) == ("right", "left") and not right.is_mano
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", "[]", json.dumps({"status": "complete"}), json.dumps({"config": {"hand_model": "smplx"}})],
+    ids=["corrupt", "not-an-object", "no-hand-model", "unknown-hand-model"],
+)
+def test_unreadable_manifest_is_a_clear_error_not_mano(tmp_path, text):
+    from eanet.data.synthetic import MANIFEST_NAME, synthetic_gt_hand_model_data, synthetic_hand_model_kind
+    from eanet.errors import InvalidInputError
+
+    path = tmp_path / MANIFEST_NAME
+    path.write_text(text)
+    for reader in (synthetic_hand_model_kind, synthetic_gt_hand_model_data):
+        with pytest.raises(InvalidInputError, match=re.escape(str(path))) as info:
+            reader(tmp_path)
+        assert "eanet synth" in str(info.value)  # says what to do

@@ -89,3 +89,70 @@ def test_no_valid_hand_is_an_error():
         item["mano_valid"] = np.array([1.0, 0.0], dtype=np.float32)
     with pytest.raises(ValueError, match="left"):
         mean_training_pose(data)
+
+
+# ---- the 2D analogue: the training set's mean 2D joints (eanet.train.build) ---------------------------------------
+
+
+class _Joints2D:
+    """Three samples whose 2D joints are hand-picked; joint 0 is valid in two of them, joint 41 in none."""
+
+    def __init__(self) -> None:
+        self.items = []
+        for i, x in enumerate((1.0, 2.0, 6.0)):
+            hm = np.full((42, 3), x, dtype=np.float32)
+            valid = np.ones(42, dtype=np.float32)
+            valid[41] = 0
+            if i == 2:
+                valid[0] = 0  # its joint 0 (x = 6) must not count
+            self.items.append({"joints_hm": hm, "joints_valid_2d": valid})
+        self.items.append({"skipped": True})  # an unreadable sample's record
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+def test_mean_training_joints_hm_averages_valid_joints_per_slot():
+    from eanet.train.build import mean_training_joints_hm
+
+    mean = mean_training_joints_hm(_Joints2D())
+    assert mean.shape == (42, 3)
+    assert torch.allclose(mean[0], torch.full((3,), 1.5))  # (1 + 2) / 2: the third sample's joint 0 is invalid
+    assert torch.allclose(mean[1:41], torch.full((40, 3), 3.0))  # (1 + 2 + 6) / 3
+    # a slot nothing annotates: the mean over all annotated joints, a finite value
+    assert torch.isfinite(mean[41]).all() and 1.5 <= float(mean[41, 0]) <= 3.0
+
+
+def test_mean_training_joints_hm_without_valid_joints_is_an_error():
+    from eanet.train.build import mean_training_joints_hm
+
+    data = _Joints2D()
+    for item in data.items[:3]:
+        item["joints_valid_2d"][:] = 0
+    with pytest.raises(ValueError, match="2D"):
+        mean_training_joints_hm(data)
+
+
+def test_mean_joints_2d_model_predicts_the_mean_2d_joints_and_keeps_the_3d_mean():
+    from eanet.config import load_config
+    from eanet.model import build_model
+    from eanet.train.baseline import MeanPose, MeanPoseModel
+    from eanet.train.build import MeanJoints2DModel
+
+    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
+    network = build_model(cfg.model, cfg.hand_model)
+    mean = MeanPose(torch.eye(3).repeat(2, 16, 1, 1), torch.zeros(2, 10), torch.tensor([0.1, 0.0, 0.0]), (1, 1))
+    blind = MeanPoseModel(network, mean).eval()
+    joints_hm = torch.rand(42, 3)
+    model = MeanJoints2DModel(blind, joints_hm).eval()
+    img = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        pred, ref = model(img), blind(img)
+    assert torch.equal(pred.right.joints_hm, joints_hm[:21].expand(2, 21, 3))
+    assert torch.equal(pred.left.joints_hm, joints_hm[21:].expand(2, 21, 3))
+    assert torch.equal(pred.right.verts_cam, ref.right.verts_cam) and torch.equal(pred.rel_trans, ref.rel_trans)
+    assert model.hand_models is network.hand_models
+    assert all(k.startswith("blind.network.") for k in model.state_dict())  # the mean is not saved state

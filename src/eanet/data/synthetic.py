@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,8 @@ __all__ = [
     "HIC_PRINCPT",
     "HIC_SIZE",
     "MANIFEST_NAME",
+    "synthetic_hand_model_kind",
+    "synthetic_gt_hand_model_data",
 ]
 
 logger = logging.getLogger(__name__)
@@ -672,6 +675,65 @@ def _prepare_out_dir(out_dir: Path, cfg: SynthConfig, overwrite: bool) -> None:
         for t in existing:
             shutil.rmtree(t)
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def synthetic_hand_model_kind(root: str | Path) -> str | None:
+    """The hand model (``"open"`` or ``"mano"``) an ``eanet synth`` dataset at ``root`` was made with.
+
+    Read from ``root/synthetic_manifest.json`` (``config.hand_model``). Real InterHand2.6M/HIC folders have no
+    manifest.
+
+    Returns:
+        ``"open"``/``"mano"``, or None when ``root`` holds no manifest (real data).
+
+    Raises:
+        InvalidInputError: the manifest exists but cannot be read, is not JSON, or names no known hand model. Its
+            ground truth would otherwise be rebuilt with a guessed model (MANO meshes of open-hand parameters are
+            wrong meshes), so this is an error, never a fallback.
+    """
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    fix = (
+        f"regenerate the dataset with `eanet synth --out {Path(root)} --overwrite ...`, or restore the file "
+        '(it must hold {"config": {"hand_model": "open" | "mano"}, ...})'
+    )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InvalidInputError(f"cannot read the synthetic-dataset manifest {path} ({err}); {fix}") from err
+    config = manifest.get("config") if isinstance(manifest, dict) else None
+    kind = config.get("hand_model") if isinstance(config, dict) else None
+    if kind not in ("open", "mano"):
+        raise InvalidInputError(
+            f"the synthetic-dataset manifest {path} does not say which hand model made the data (config.hand_model "
+            f"is {kind!r}, expected 'open' or 'mano'); {fix}"
+        )
+    return kind
+
+
+def synthetic_gt_hand_model_data(root: str | Path) -> tuple[Any, Any] | None:
+    """The ``(right, left)`` :class:`~eanet.hand_model.HandModelData` that made a synthetic dataset's ground truth,
+    when it is not MANO.
+
+    Real InterHand2.6M/HIC ground truth is MANO, so evaluation normally loads the user's MANO files. A dataset
+    written by ``eanet synth --hand-model open`` holds parameters of the built-in open hand instead; its ground-truth
+    meshes must be rebuilt with that model (MANO would give wrong meshes, and need licensed files for nothing).
+
+    Returns:
+        The open hand model's data for an open-hand dataset; None for real data (no manifest) and for
+        ``--hand-model mano`` datasets (the caller loads MANO). :func:`synthetic_hand_model_kind` tells those apart.
+
+    Raises:
+        InvalidInputError: unreadable or incomplete manifest (:func:`synthetic_hand_model_kind`).
+    """
+    kind = synthetic_hand_model_kind(root)
+    if kind is None or kind == "mano":
+        return None
+    from eanet.hand_model import load_hand_model_data
+
+    logger.info("synthetic dataset made with the %r hand model: its ground truth is rebuilt with it", kind)
+    return load_hand_model_data(kind, "right"), load_hand_model_data(kind, "left")
 
 
 def _write_manifest(out_dir: Path, manifest: dict) -> None:

@@ -18,7 +18,15 @@ import torch
 from eanet.config import Config, ConfigError
 from eanet.train.loop import Trainer, TrainResult
 
-__all__ = ["check_config", "build_trainer", "train", "export_model", "evaluate_mean_baseline"]
+__all__ = [
+    "check_config",
+    "build_trainer",
+    "train",
+    "export_model",
+    "evaluate_mean_baseline",
+    "mean_training_joints_hm",
+    "MeanJoints2DModel",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     """Build the model, training set, collation, hand-model targets and held-out evaluation for ``cfg``."""
     from eanet.data import build_collator, build_dataset
     from eanet.data.collate import ManoTargetBuilder
+    from eanet.data.synthetic import synthetic_gt_hand_model_data
     from eanet.model import build_model
     from eanet.train.seeding import seed_everything
 
@@ -73,36 +82,77 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     return Trainer(cfg, device, model, dataset, collate_fn=collate, batch_transform=batch_transform, evaluate=evaluate)
 
 
-def synthetic_gt_hand_model_data(root: str | Path) -> tuple[Any, Any] | None:
-    """The hand model that made a synthetic dataset's ground truth (``eanet synth``), when it is not MANO.
-
-    Real InterHand2.6M/HIC ground truth is MANO, so evaluation normally loads the user's MANO files. A dataset
-    written by ``eanet synth --hand-model open`` holds parameters of the built-in open hand instead; its ground-truth
-    meshes must be rebuilt with that model (MANO would give wrong meshes, and need licensed files for nothing).
-    Returns None for anything else (the evaluator then loads MANO).
-    """
-    import json
-
-    from eanet.data.synthetic import MANIFEST_NAME
-
-    path = Path(root) / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        kind = json.loads(path.read_text())["config"]["hand_model"]
-    except (ValueError, KeyError, TypeError):
-        logger.warning("%s is unreadable; evaluating against MANO ground truth", path)
-        return None
-    if kind == "mano":
-        return None
-    from eanet.hand_model import load_hand_model_data
-
-    logger.info("synthetic dataset made with the %r hand model: evaluation rebuilds its ground truth with it", kind)
-    return load_hand_model_data(kind, "right"), load_hand_model_data(kind, "left")
-
-
 #: The mean pose is averaged over at most this many training samples (evenly spaced).
 BASELINE_MAX_SAMPLES = 4000
+
+
+def mean_training_joints_hm(dataset: Any, max_samples: int | None = None) -> torch.Tensor:
+    """The training set's mean annotated 2D joint positions in the crop (the image-blind 2D prediction).
+
+    Per joint slot, the mean of ``joints_hm`` (heatmap units) over the samples whose 2D annotation is valid
+    (``joints_valid_2d``); the depth column is averaged the same way. A slot no sample annotates gets the mean of
+    the annotated slots (it is never scored against a valid joint in training data either).
+
+    Args:
+        dataset: map-style ``eanet.data`` dataset (built without augmentation).
+        max_samples: at most this many samples, evenly spaced (None: all).
+
+    Returns:
+        ``(42, 3)`` float32, right hand's 21 wrist-first joints then the left's.
+
+    Raises:
+        ValueError: no sample has a valid 2D joint.
+    """
+    n = len(dataset)
+    count = n if max_samples is None or max_samples >= n else max_samples
+    indices = sorted({int(i * n / count) for i in range(count)})
+    sums = torch.zeros(42, 3, dtype=torch.float64)
+    counts = torch.zeros(42, dtype=torch.float64)
+    for i in indices:
+        sample = dataset[i]
+        if "joints_hm" not in sample or "joints_valid_2d" not in sample:  # an unreadable sample's skip record
+            continue
+        valid = torch.as_tensor(sample["joints_valid_2d"], dtype=torch.float64).reshape(42)  # (42,)
+        sums += torch.as_tensor(sample["joints_hm"], dtype=torch.float64).reshape(42, 3) * valid[:, None]
+        counts += valid
+    if counts.sum() == 0:
+        raise ValueError(f"no valid 2D joint among {len(indices)} training samples: no mean 2D pose")
+    seen = counts > 0
+    mean = torch.empty(42, 3, dtype=torch.float64)
+    mean[seen] = sums[seen] / counts[seen, None]
+    mean[~seen] = (sums[seen].sum(0) / counts[seen].sum())[None]
+    return mean.float()
+
+
+class MeanJoints2DModel(torch.nn.Module):
+    """An image-blind model (:class:`eanet.train.baseline.MeanPoseModel`) whose 2D joints are the training set's
+    mean 2D joints (:func:`mean_training_joints_hm`): the 2D analogue of the mean-pose baseline.
+
+    Args:
+        blind: the mean-pose model (its 3D outputs are kept).
+        joints_hm: ``(42, 3)`` mean joints in heatmap units, right then left.
+    """
+
+    def __init__(self, blind: torch.nn.Module, joints_hm: torch.Tensor) -> None:
+        super().__init__()
+        self.blind = blind
+        self.hand_models = blind.hand_models
+        self.register_buffer("joints_hm", joints_hm.clone(), persistent=False)  # (42, 3)
+
+    def forward(self, img: torch.Tensor) -> Any:
+        import dataclasses
+
+        from eanet.hand_model.skeleton import NUM_JOINTS
+
+        pred = self.blind(img)
+        b = img.shape[0]
+        right = self.joints_hm[:NUM_JOINTS].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
+        left = self.joints_hm[NUM_JOINTS:].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
+        return dataclasses.replace(
+            pred,
+            right=dataclasses.replace(pred.right, joints_hm=right),
+            left=dataclasses.replace(pred.left, joints_hm=left),
+        )
 
 
 def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -112,6 +162,7 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     import json
 
     from eanet.data import build_dataset
+    from eanet.data.synthetic import synthetic_gt_hand_model_data
     from eanet.eval.runner import make_train_evaluate_fn
     from eanet.train import distributed as dist_utils
     from eanet.train.baseline import MeanPoseModel, mean_training_pose
@@ -124,10 +175,18 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     except ValueError as err:  # e.g. a tiny set with one hand only: nothing to average for the other
         logger.warning("mean-pose baseline skipped: %s", err)
         return {}
+    try:
+        mean_hm: torch.Tensor | None = mean_training_joints_hm(dataset, max_samples=BASELINE_MAX_SAMPLES)
+    except ValueError as err:
+        logger.warning("mean 2D joints of the baseline skipped (its 2D error is then that of all-zero joints): %s", err)
+        mean_hm = None
     evaluate = make_train_evaluate_fn(
         cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(cfg.data.root), write_json=False
     )
-    blind = MeanPoseModel(model, mean).to(device).eval()
+    blind: torch.nn.Module = MeanPoseModel(model, mean)
+    if mean_hm is not None:
+        blind = MeanJoints2DModel(blind, mean_hm)
+    blind = blind.to(device).eval()
     saved = get_rng_state()  # the baseline must not change what training draws
     try:
         with torch.no_grad():
@@ -135,12 +194,13 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     finally:
         set_rng_state(saved)
         model.train()
-    shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("mpjpe", "mpvpe")))
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("mpjpe", "mpvpe", "joints2d")))
     logger.info("mean-pose baseline (training-set mean over %d/%d hands, no image): %s", *mean.counts, shown)
     if dist_utils.is_main_process():
         path = Path(cfg.output_dir) / "eval" / "mean_baseline.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"what": "training-set mean pose predicted for every held-out image", "hands": list(mean.counts),
+        record = {"what": "training-set mean pose (3D) and mean 2D joint positions in the crop (joints2d_err_px) "
+                          "predicted for every held-out image", "hands": list(mean.counts),
                   "metrics": metrics}  # fmt: skip
         path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return metrics
