@@ -87,3 +87,20 @@ def test_summary_prints_the_baseline_and_says_whether_it_was_beaten(tmp_path):
     assert "80.00 ->    36.00" in text and "38.00" in text and "beats the image-blind mean pose" in text
     result.metrics_after = {"mpjpe_all": 39.0}
     assert "does NOT beat" in "\n".join(result.lines())
+
+
+def test_summary_prints_the_2d_joint_error_next_to_mpjpe(tmp_path):
+    from eanet.inference.quickstart import QuickstartResult
+
+    before = {"mpjpe_all": 80.0, "joints2d_err_px_all": 28.0, "joints2d_err_px_single": 27.0}
+    after = {"mpjpe_all": 36.0, "joints2d_err_px_all": 9.5, "joints2d_err_px_single": 9.0}
+    baseline = {"mpjpe_all": 38.0, "joints2d_err_px_all": 15.0}
+    result = QuickstartResult(tmp_path, tmp_path / "data", tmp_path / "run", tmp_path / "m.safetensors",
+                              tmp_path / "eval.json", before, after, baseline)  # fmt: skip
+    text = "\n".join(result.lines())
+    row = next(line for line in text.splitlines() if "joints2d_err_px_all" in line)
+    assert "28.00 ->     9.50" in row and "15.00" in row
+    assert "joints2d_err_px_single" not in text  # like the 3D rows: all/interacting/right/left
+    assert "in 2D it beats the training set's mean 2D joints (9.50 vs 15.00 px" in text
+    result.metrics_after = {"mpjpe_all": 36.0, "joints2d_err_px_all": 16.0}
+    assert "in 2D it does NOT beat" in "\n".join(result.lines())

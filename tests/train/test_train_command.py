@@ -50,6 +50,7 @@ def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp
     assert main([*args, "train.epochs=2", "train.eval_before_training=true", "train.eval_every_epochs=1"]) == 0
     out = capsys.readouterr().out
     assert "trained 4 steps (2 epochs)" in out and "held-out mpjpe_all:" in out
+    assert "held-out joints2d_err_px_all:" in out  # the 2D joint error (input-crop pixels) next to MPJPE
     for name in ("config.yaml", "log.jsonl", "model.safetensors", "best.safetensors", "checkpoints/latest.json"):
         assert (run / name).is_file(), name
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -67,14 +67,20 @@ def run(args: argparse.Namespace) -> int:
         lines = [f"trained {result.global_step} steps ({result.epochs_completed} epochs) in {result.output_dir}"]
         if result.initial_metrics and result.metrics:
             for key in sorted(set(result.initial_metrics) & set(result.metrics)):
-                if key.startswith(("mpjpe", "mpvpe")):
+                # 3D errors in mm; joints2d_err_px_*: 2D joint error in input-crop pixels (docs/eval.md).
+                if key.startswith(("mpjpe", "mpvpe", "joints2d_err_px")):
                     before, after = result.initial_metrics[key], result.metrics[key]
                     lines.append(f"held-out {key}: {before:.2f} -> {after:.2f} ({after / before:.1%} of the start)")
             if result.baseline_metrics:
                 shown = ", ".join(
-                    f"{k} {v:.2f}" for k, v in sorted(result.baseline_metrics.items()) if k.startswith("mpjpe")
+                    f"{k} {v:.2f}"
+                    for k, v in sorted(result.baseline_metrics.items())
+                    if k.startswith(("mpjpe", "joints2d_err_px"))
                 )
-                lines.append(f"mean-pose baseline (the training set's average hand for every image): {shown}")
+                lines.append(
+                    "mean-pose baseline (the training set's average hand, and its mean 2D joints, for every image): "
+                    + shown
+                )
         elif result.metrics:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(result.metrics.items()) if k.startswith("mpjpe"))
             lines.append(f"held-out: {shown}")
