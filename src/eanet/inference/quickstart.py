@@ -88,7 +88,7 @@ class QuickstartResult:
         lines.append(f"  training run           {self.run_dir}/  (config.yaml, log.jsonl, tensorboard/, checkpoints/)")
         lines.append(f"  model file             {self.checkpoint}")
         lines.append(f"  evaluation             {self.eval_json}")
-        lines.append(f"      {'held-out (mm; _px: px)':<24s} {'before':>8s}    {'after':>8s}  {'mean-pose baseline':>19s}")
+        lines.append(f"      {'held-out (mm; _px: px)':<28s} {'before':>8s}    {'after':>8s}  {'mean-pose baseline':>19s}")
         # 3D errors in mm; joints2d_err_px: 2D joint error in input-crop pixels (the heatmap branch, docs/eval.md).
         for key in sorted(set(self.metrics_before) & set(self.metrics_after)):
             if key.startswith(("mpjpe", "mpvpe", "mrrpe", "joints2d_err_px")) and "single" not in key:
@@ -96,7 +96,7 @@ class QuickstartResult:
                 base = self.metrics_baseline.get(key, math.nan)
                 if math.isfinite(before) and math.isfinite(after):
                     shown = f"{base:19.2f}" if math.isfinite(base) else f"{'-':>19s}"
-                    lines.append(f"      {key:<24s} {before:8.2f} -> {after:8.2f}  {shown}  (before -> after training)")
+                    lines.append(f"      {key:<28s} {before:8.2f} -> {after:8.2f}  {shown}  (before -> after training)")
         if "mpjpe_all" in self.metrics_after and "mpjpe_all" in self.metrics_baseline:
             after, base = self.metrics_after["mpjpe_all"], self.metrics_baseline["mpjpe_all"]
             verdict = "beats" if after < base else "does NOT beat"
