@@ -17,8 +17,7 @@ an attribute below (PEP 562 lazy attributes).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eanet._lazy import lazy_exports
 
 __all__ = [
     "Evaluator",
@@ -47,11 +46,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

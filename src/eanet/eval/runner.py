@@ -328,6 +328,74 @@ def default_output_path(cfg: Any, data: EvalData) -> Path:
     return Path(cfg.output_dir) / "eval" / f"{cfg.eval.protocol}-{data.dataset}-{subset}.json"
 
 
+def _build_eval_run(
+    cfg: Any,
+    ev_data: Any,
+    protocol: Any,
+    gt_kind: str,
+    gt_data: tuple[Any, Any],
+    model: nn.Module,
+    device: torch.device,
+    *,
+    max_samples: int | None,
+    pin_memory: bool = False,
+) -> tuple[Any, Any, Any]:
+    """The test loader, the ground-truth target builder (None but for InterHand2.6M) and the evaluator of one run.
+
+    Shared by :func:`run_eval` and the training hook so that both score exactly the same way. Under DDP the loader
+    gives each process its share (no shuffling); the evaluator gathers and de-duplicates.
+    """
+    from eanet.data import build_dataloader, build_dataset
+    from eanet.data.collate import ManoTargetBuilder
+    from eanet.hand_model.layer import HandModelLayer
+    from eanet.train import distributed as dist_utils
+
+    dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
+    _check_dataset_vertices(dataset, gt_data)
+    sequence_names = list(getattr(dataset, "seq_names", None) or []) or None
+    if max_samples is not None and max_samples < len(dataset):
+        dataset = torch.utils.data.Subset(dataset, range(max_samples))
+    sampler = None
+    if dist_utils.is_distributed():
+        sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=False, drop_last=False)
+    loader = build_dataloader(
+        dataset,
+        cfg.eval.batch_size,
+        None,
+        data_cfg=ev_data.data,
+        train=False,
+        num_workers=cfg.eval.num_workers,
+        sampler=sampler,
+        hand_model_targets="device",
+        pin_memory=pin_memory,
+        drop_last=False,
+    )
+    builder = None
+    if ev_data.dataset == "interhand26m":
+        gt_layers = [HandModelLayer(d, flat_hand_mean=False) for d in gt_data]  # NeuralAnnot: relative to the mean
+        builder = ManoTargetBuilder(
+            *gt_layers,
+            input_size=ev_data.data.input_size,
+            heatmap_shape=ev_data.data.heatmap_shape,
+            bbox_3d_size=ev_data.data.bbox_3d_size,
+        ).to(device)
+    hand_models = getattr(model, "hand_models", None)
+    pred_layers = (hand_models["right"], hand_models["left"]) if hand_models is not None else None
+    evaluator = build_evaluator(
+        protocol,
+        gt_data,
+        dataset=ev_data.dataset,
+        subset=ev_data.subset,
+        pred_layers=pred_layers,
+        sequence_names=sequence_names,
+        precision=cfg.eval.precision,
+        gt_hand_model=gt_kind,
+        input_size=tuple(ev_data.data.input_size),
+        heatmap_shape=tuple(ev_data.data.heatmap_shape),
+    )
+    return loader, builder, evaluator
+
+
 def run_eval(
     cfg: Any,
     checkpoint: str | Path,
@@ -365,10 +433,7 @@ def _run_eval(
     cfg: Any, checkpoint: Path, device: torch.device, output: str | Path | None, command_line: str | None
 ) -> EvalOutputs:
     from eanet.config import config_to_dict
-    from eanet.data import build_dataloader, build_dataset
-    from eanet.data.collate import ManoTargetBuilder
     from eanet.eval.pose_difference import plot_error_vs_pose_difference
-    from eanet.hand_model.layer import HandModelLayer
     from eanet.train import distributed as dist_utils
 
     protocol = get_protocol(cfg.eval.protocol)
@@ -388,49 +453,10 @@ def _run_eval(
     ev_data = resolve_eval_data(cfg)
     gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
 
-    dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
-    _check_dataset_vertices(dataset, gt_data)
-    sequence_names = list(getattr(dataset, "seq_names", None) or []) or None
-    if cfg.eval.max_samples is not None and cfg.eval.max_samples < len(dataset):
-        dataset = torch.utils.data.Subset(dataset, range(cfg.eval.max_samples))
-    sampler = None
-    if dist_utils.is_distributed():
-        sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=False, drop_last=False)
-    loader = build_dataloader(
-        dataset,
-        cfg.eval.batch_size,
-        None,
-        data_cfg=ev_data.data,
-        train=False,
-        num_workers=cfg.eval.num_workers,
-        sampler=sampler,
-        hand_model_targets="device",
+    loader, builder, evaluator = _build_eval_run(
+        cfg, ev_data, protocol, gt_kind, gt_data, model, device, max_samples=cfg.eval.max_samples,
         pin_memory=device.type == "cuda",
-        drop_last=False,
-    )
-    builder = None
-    if ev_data.dataset == "interhand26m":
-        gt_layers = [HandModelLayer(d, flat_hand_mean=False) for d in gt_data]  # NeuralAnnot: relative to the mean
-        builder = ManoTargetBuilder(
-            *gt_layers,
-            input_size=ev_data.data.input_size,
-            heatmap_shape=ev_data.data.heatmap_shape,
-            bbox_3d_size=ev_data.data.bbox_3d_size,
-        ).to(device)
-    hand_models = getattr(model, "hand_models", None)
-    pred_layers = (hand_models["right"], hand_models["left"]) if hand_models is not None else None
-    evaluator = build_evaluator(
-        protocol,
-        gt_data,
-        dataset=ev_data.dataset,
-        subset=ev_data.subset,
-        pred_layers=pred_layers,
-        sequence_names=sequence_names,
-        precision=cfg.eval.precision,
-        gt_hand_model=gt_kind,
-        input_size=tuple(ev_data.data.input_size),
-        heatmap_shape=tuple(ev_data.data.heatmap_shape),
-    )
+    )  # fmt: skip
     logger.info("%s", protocol.signature())
     logger.info(
         "evaluating %s on %s (subset %s, crops %s, ground truth from the %s hand model): %d samples",
@@ -439,7 +465,7 @@ def _run_eval(
         ev_data.subset,
         ev_data.crops,
         gt_kind,
-        len(dataset),
+        len(loader.dataset),
     )
     result = evaluate_model(model, loader, evaluator, device, target_builder=builder)
     result.notes.insert(0, f"crops: {ev_data.crops}")
@@ -490,9 +516,6 @@ def make_train_evaluate_fn(
     :meth:`EvalResult.scalars` (``mpjpe_all``, ``mpvpe_interacting``, ...), at most ``train.eval_max_samples``
     samples; rank 0 writes ``<output_dir>/eval/epoch-<N>.json`` when ``write_json``.
     """
-    from eanet.data import build_dataloader, build_dataset
-    from eanet.data.collate import ManoTargetBuilder
-    from eanet.hand_model.layer import HandModelLayer
     from eanet.train import distributed as dist_utils
 
     state: dict[str, Any] = {}
@@ -503,47 +526,8 @@ def make_train_evaluate_fn(
             gt_kind, gt_data = _hand_model_label(gt_hand_model_data), gt_hand_model_data
         else:
             gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
-        dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
-        _check_dataset_vertices(dataset, gt_data)
-        names = list(getattr(dataset, "seq_names", None) or []) or None
-        limit = cfg.train.eval_max_samples
-        if limit is not None and limit < len(dataset):
-            dataset = torch.utils.data.Subset(dataset, range(limit))
-        sampler = None
-        if dist_utils.is_distributed():
-            sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=False, drop_last=False)
-        state["loader"] = build_dataloader(
-            dataset,
-            cfg.eval.batch_size,
-            None,
-            data_cfg=ev_data.data,
-            train=False,
-            num_workers=cfg.eval.num_workers,
-            sampler=sampler,
-            hand_model_targets="device",
-            drop_last=False,
-        )
-        if ev_data.dataset == "interhand26m":
-            layers = [HandModelLayer(d, flat_hand_mean=False) for d in gt_data]
-            state["builder"] = ManoTargetBuilder(
-                *layers,
-                input_size=ev_data.data.input_size,
-                heatmap_shape=ev_data.data.heatmap_shape,
-                bbox_3d_size=ev_data.data.bbox_3d_size,
-            ).to(device)
-        hand_models = getattr(model, "hand_models", None)
-        pred_layers = (hand_models["right"], hand_models["left"]) if hand_models is not None else None
-        state["evaluator"] = build_evaluator(
-            cfg.eval.protocol,
-            gt_data,
-            dataset=ev_data.dataset,
-            subset=ev_data.subset,
-            pred_layers=pred_layers,
-            sequence_names=names,
-            precision=cfg.eval.precision,
-            gt_hand_model=gt_kind,
-            input_size=tuple(ev_data.data.input_size),
-            heatmap_shape=tuple(ev_data.data.heatmap_shape),
+        state["loader"], state["builder"], state["evaluator"] = _build_eval_run(
+            cfg, ev_data, cfg.eval.protocol, gt_kind, gt_data, model, device, max_samples=cfg.train.eval_max_samples
         )
 
     def evaluate(model: nn.Module, epoch: int) -> dict[str, float]:

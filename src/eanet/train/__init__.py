@@ -7,9 +7,7 @@ Public API (imported lazily, so ``import eanet.config`` stays free of torch)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from eanet._lazy import lazy_exports
 from eanet.train.config import LossWeightsConfig, TrainConfig
 
 __all__ = ["TrainConfig", "LossWeightsConfig", "train", "build_trainer", "Trainer", "TrainResult", "NonFiniteLossError"]
@@ -23,7 +21,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
