@@ -4,6 +4,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eanet-installed
 QUICKSTART_OUT ?= runs/quickstart
+# Real two-hand photos to run the quickstart model on, when the project's shared assets sit beside the clone.
+PHOTOS := $(wildcard ../shared/assets/images)
 
 .PHONY: setup quickstart test lint
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 quickstart: $(STAMP)
-	$(VENV)/bin/eanet quickstart --out $(QUICKSTART_OUT)
+	$(VENV)/bin/eanet quickstart --out $(QUICKSTART_OUT) $(if $(PHOTOS),--photos $(PHOTOS))
 
 test: $(STAMP)
 	$(PY) -m pytest -q
