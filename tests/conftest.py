@@ -7,6 +7,9 @@
   The left hand is the exact mirror image of the right (as the built-in open hand's is).
 * An autouse session fixture points ``$EANET_CACHE_DIR`` at a temporary directory, so no test writes to the
   user's cache.
+* An autouse fixture restores the ``eanet`` logger after each test: ``eanet.cli.main`` (called in-process by
+  command tests) replaces its handlers and turns propagation off, which would hide later tests' records from
+  ``caplog``.
 
 Heavy imports (NumPy, torch, eanet) happen inside the fixtures, so collecting unrelated tests stays fast.
 """
@@ -107,3 +110,13 @@ def make_random_hand_data() -> Callable[..., Any]:
 def random_hand_data() -> Any:
     """Random right-hand :class:`HandModelData` with MANO's shapes (778 vertices, 16 joints, 10 betas)."""
     return _random_hand_data("right")
+
+
+@pytest.fixture(autouse=True)
+def _restore_eanet_logger() -> Iterator[None]:
+    import logging
+
+    logger = logging.getLogger("eanet")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved

@@ -54,15 +54,3 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     finally:
         torch.set_num_threads(threads)
     return Exported(model, cfg, checkpoint, out, code, buffer.getvalue())
-
-
-@pytest.fixture(autouse=True)
-def _restore_eanet_logger():
-    """``eanet.cli.main`` points the ``eanet`` logger at the current (captured) stderr; put it back after each test
-    so later tests do not log into a closed capture stream."""
-    import logging
-
-    logger = logging.getLogger("eanet")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved

@@ -24,15 +24,3 @@ def tiny_predictor():
     predictor = Predictor(model, hand_models, device="cpu")
     yield predictor
     predictor.close()
-
-
-@pytest.fixture(autouse=True)
-def _restore_eanet_logger():
-    """``eanet.cli.main`` points the ``eanet`` logger at the current (captured) stderr; put it back after each test
-    so later tests do not log into a closed capture stream."""
-    import logging
-
-    logger = logging.getLogger("eanet")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
