@@ -116,7 +116,7 @@ class _Joints2D:
 
 
 def test_mean_training_joints_hm_averages_valid_joints_per_slot():
-    from eanet.train.build import mean_training_joints_hm
+    from eanet.train.baseline import mean_training_joints_hm
 
     mean = mean_training_joints_hm(_Joints2D())
     assert mean.shape == (42, 3)
@@ -127,7 +127,7 @@ def test_mean_training_joints_hm_averages_valid_joints_per_slot():
 
 
 def test_mean_training_joints_hm_without_valid_joints_is_an_error():
-    from eanet.train.build import mean_training_joints_hm
+    from eanet.train.baseline import mean_training_joints_hm
 
     data = _Joints2D()
     for item in data.items[:3]:
@@ -139,8 +139,7 @@ def test_mean_training_joints_hm_without_valid_joints_is_an_error():
 def test_mean_joints_2d_model_predicts_the_mean_2d_joints_and_keeps_the_3d_mean():
     from eanet.config import load_config
     from eanet.model import build_model
-    from eanet.train.baseline import MeanPose, MeanPoseModel
-    from eanet.train.build import MeanJoints2DModel
+    from eanet.train.baseline import MeanJoints2DModel, MeanPose, MeanPoseModel
 
     cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
     network = build_model(cfg.model, cfg.hand_model)

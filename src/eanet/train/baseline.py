@@ -24,7 +24,14 @@ from eanet.geometry import axis_angle_to_rotmat, rotmat_to_rot6d
 from eanet.hand_model.skeleton import HANDS
 from eanet.structures import TwoHandPrediction
 
-__all__ = ["MeanPose", "mean_training_pose", "MeanPoseModel", "mean_rotation"]
+__all__ = [
+    "MeanPose",
+    "mean_training_pose",
+    "MeanPoseModel",
+    "mean_rotation",
+    "mean_training_joints_hm",
+    "MeanJoints2DModel",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +140,72 @@ class MeanPoseModel(nn.Module):
             )
             hands[side] = self.network.hand_prediction(side, reg, img.new_zeros(B, 21, 3))
         return TwoHandPrediction(right=hands["right"], left=hands["left"], rel_trans=self.rel_trans.expand(B, 3))
+
+
+def mean_training_joints_hm(dataset, max_samples: int | None = None) -> Tensor:
+    """The training set's mean annotated 2D joint positions in the crop (the image-blind 2D prediction).
+
+    Per joint slot, the mean of ``joints_hm`` (heatmap units) over the samples whose 2D annotation is valid
+    (``joints_valid_2d``); the depth column is averaged the same way. A slot no sample annotates gets the mean of
+    the annotated slots (it is never scored against a valid joint in training data either).
+
+    Args:
+        dataset: map-style ``eanet.data`` dataset (built without augmentation).
+        max_samples: at most this many samples, evenly spaced (None: all).
+
+    Returns:
+        ``(42, 3)`` float32, right hand's 21 wrist-first joints then the left's.
+
+    Raises:
+        ValueError: no sample has a valid 2D joint.
+    """
+    n = len(dataset)
+    count = n if max_samples is None or max_samples >= n else max_samples
+    indices = sorted({int(i * n / count) for i in range(count)})
+    sums = torch.zeros(42, 3, dtype=torch.float64)
+    counts = torch.zeros(42, dtype=torch.float64)
+    for i in indices:
+        sample = dataset[i]
+        if "joints_hm" not in sample or "joints_valid_2d" not in sample:  # an unreadable sample's skip record
+            continue
+        valid = torch.as_tensor(sample["joints_valid_2d"], dtype=torch.float64).reshape(42)  # (42,)
+        sums += torch.as_tensor(sample["joints_hm"], dtype=torch.float64).reshape(42, 3) * valid[:, None]
+        counts += valid
+    if counts.sum() == 0:
+        raise ValueError(f"no valid 2D joint among {len(indices)} training samples: no mean 2D pose")
+    seen = counts > 0
+    mean = torch.empty(42, 3, dtype=torch.float64)
+    mean[seen] = sums[seen] / counts[seen, None]
+    mean[~seen] = (sums[seen].sum(0) / counts[seen].sum())[None]
+    return mean.float()
+
+
+class MeanJoints2DModel(nn.Module):
+    """An image-blind model (:class:`eanet.train.baseline.MeanPoseModel`) whose 2D joints are the training set's
+    mean 2D joints (:func:`mean_training_joints_hm`): the 2D analogue of the mean-pose baseline.
+
+    Args:
+        blind: the mean-pose model (its 3D outputs are kept).
+        joints_hm: ``(42, 3)`` mean joints in heatmap units, right then left.
+    """
+
+    def __init__(self, blind: nn.Module, joints_hm: Tensor) -> None:
+        super().__init__()
+        self.blind = blind
+        self.hand_models = blind.hand_models
+        self.register_buffer("joints_hm", joints_hm.clone(), persistent=False)  # (42, 3)
+
+    def forward(self, img: Tensor) -> TwoHandPrediction:
+        import dataclasses
+
+        from eanet.hand_model.skeleton import NUM_JOINTS
+
+        pred = self.blind(img)
+        b = img.shape[0]
+        right = self.joints_hm[:NUM_JOINTS].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
+        left = self.joints_hm[NUM_JOINTS:].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
+        return dataclasses.replace(
+            pred,
+            right=dataclasses.replace(pred.right, joints_hm=right),
+            left=dataclasses.replace(pred.left, joints_hm=left),
+        )

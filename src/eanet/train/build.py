@@ -24,8 +24,6 @@ __all__ = [
     "train",
     "export_model",
     "evaluate_mean_baseline",
-    "mean_training_joints_hm",
-    "MeanJoints2DModel",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,79 +82,10 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
 
 #: The mean pose is averaged over at most this many training samples (evenly spaced).
 BASELINE_MAX_SAMPLES = 4000
-#: The sample fields :func:`eanet.train.baseline.mean_training_pose` and :func:`mean_training_joints_hm` read.
+#: The sample fields :func:`eanet.train.baseline.mean_training_pose` and ``mean_training_joints_hm`` read.
 _BASELINE_KEYS = (
     "mano_pose_aa", "mano_betas", "mano_valid", "rel_trans", "rel_trans_valid", "joints_hm", "joints_valid_2d",
 )  # fmt: skip
-
-
-def mean_training_joints_hm(dataset: Any, max_samples: int | None = None) -> torch.Tensor:
-    """The training set's mean annotated 2D joint positions in the crop (the image-blind 2D prediction).
-
-    Per joint slot, the mean of ``joints_hm`` (heatmap units) over the samples whose 2D annotation is valid
-    (``joints_valid_2d``); the depth column is averaged the same way. A slot no sample annotates gets the mean of
-    the annotated slots (it is never scored against a valid joint in training data either).
-
-    Args:
-        dataset: map-style ``eanet.data`` dataset (built without augmentation).
-        max_samples: at most this many samples, evenly spaced (None: all).
-
-    Returns:
-        ``(42, 3)`` float32, right hand's 21 wrist-first joints then the left's.
-
-    Raises:
-        ValueError: no sample has a valid 2D joint.
-    """
-    n = len(dataset)
-    count = n if max_samples is None or max_samples >= n else max_samples
-    indices = sorted({int(i * n / count) for i in range(count)})
-    sums = torch.zeros(42, 3, dtype=torch.float64)
-    counts = torch.zeros(42, dtype=torch.float64)
-    for i in indices:
-        sample = dataset[i]
-        if "joints_hm" not in sample or "joints_valid_2d" not in sample:  # an unreadable sample's skip record
-            continue
-        valid = torch.as_tensor(sample["joints_valid_2d"], dtype=torch.float64).reshape(42)  # (42,)
-        sums += torch.as_tensor(sample["joints_hm"], dtype=torch.float64).reshape(42, 3) * valid[:, None]
-        counts += valid
-    if counts.sum() == 0:
-        raise ValueError(f"no valid 2D joint among {len(indices)} training samples: no mean 2D pose")
-    seen = counts > 0
-    mean = torch.empty(42, 3, dtype=torch.float64)
-    mean[seen] = sums[seen] / counts[seen, None]
-    mean[~seen] = (sums[seen].sum(0) / counts[seen].sum())[None]
-    return mean.float()
-
-
-class MeanJoints2DModel(torch.nn.Module):
-    """An image-blind model (:class:`eanet.train.baseline.MeanPoseModel`) whose 2D joints are the training set's
-    mean 2D joints (:func:`mean_training_joints_hm`): the 2D analogue of the mean-pose baseline.
-
-    Args:
-        blind: the mean-pose model (its 3D outputs are kept).
-        joints_hm: ``(42, 3)`` mean joints in heatmap units, right then left.
-    """
-
-    def __init__(self, blind: torch.nn.Module, joints_hm: torch.Tensor) -> None:
-        super().__init__()
-        self.blind = blind
-        self.hand_models = blind.hand_models
-        self.register_buffer("joints_hm", joints_hm.clone(), persistent=False)  # (42, 3)
-
-    def forward(self, img: torch.Tensor) -> Any:
-        import dataclasses
-
-        from eanet.hand_model.skeleton import NUM_JOINTS
-
-        pred = self.blind(img)
-        b = img.shape[0]
-        right = self.joints_hm[:NUM_JOINTS].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
-        left = self.joints_hm[NUM_JOINTS:].expand(b, NUM_JOINTS, 3)  # (B, 21, 3)
-        return dataclasses.replace(
-            pred,
-            right=dataclasses.replace(pred.right, joints_hm=right),
-            left=dataclasses.replace(pred.left, joints_hm=left),
-        )
 
 
 def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -169,7 +98,7 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     from eanet.data.synthetic import synthetic_gt_hand_model_data
     from eanet.eval.runner import make_train_evaluate_fn
     from eanet.train import distributed as dist_utils
-    from eanet.train.baseline import MeanPoseModel, mean_training_pose
+    from eanet.train.baseline import MeanJoints2DModel, MeanPoseModel, mean_training_joints_hm, mean_training_pose
     from eanet.train.seeding import get_rng_state, set_rng_state
 
     plain = dataclasses.replace(cfg.data, augment=False)
