@@ -632,3 +632,17 @@ def test_unreadable_manifest_is_a_clear_error_not_mano(tmp_path, text):
         with pytest.raises(InvalidInputError, match=re.escape(str(path))) as info:
             reader(tmp_path)
         assert "eanet synth" in str(info.value)  # says what to do
+
+
+def test_split_frames_sizes_one_split_and_is_checked(tmp_path):
+    from eanet.errors import InvalidInputError
+
+    from eanet.data.synthetic import generate_synthetic_dataset
+
+    cfg = _config(num_frames=4, split_frames={"test": 2}, splits=("train", "test"), hic_frames=0, masks=False,
+                  frames_per_sequence=2)  # fmt: skip
+    generate_synthetic_dataset(cfg, tmp_path / "d", progress=False)
+    counts = {s: len(list((tmp_path / "d/images" / s).rglob("*.jpg"))) for s in ("train", "test")}
+    assert counts == {"train": 4 * cfg.cameras, "test": 2 * cfg.cameras}
+    with pytest.raises(InvalidInputError, match="split_frames names split 'val'"):
+        _config(split_frames={"val": 2}, splits=("train", "test")).validate()

@@ -57,3 +57,32 @@ def test_backbone_output_stride_and_init():
     backbone = ResNetBackbone("resnet18")
     assert backbone(torch.rand(1, 3, 96, 64)).shape == (1, 512, 3, 2)
     assert backbone.conv1.weight.std().item() == pytest.approx(0.001, rel=0.1)  # official N(0, 0.001) (spec §1.1)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_output_stride_16_dilates_the_last_stage_without_changing_weights(name):
+    strided, dilated = ResNetBackbone(name), ResNetBackbone(name, output_stride=16)
+    assert dilated.output_stride == 16
+    assert dilated(torch.rand(1, 3, 128, 96)).shape[2:] == (8, 6)  # 128/16, 96/16
+    # Same parameter names and shapes: ImageNet / official weights load into either.
+    assert {k: v.shape for k, v in strided.state_dict().items()} == {k: v.shape for k, v in dilated.state_dict().items()}
+    convs = [m for m in dilated.layer4.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.stride == (1, 1) for c in convs)
+    assert any(c.dilation == (2, 2) for c in convs)
+    with pytest.raises(ValueError, match="output_stride"):
+        ResNetBackbone(name, output_stride=8)
+
+
+def test_output_stride_sets_the_feature_grid_and_is_checked():
+    assert ModelConfig(input_size=(128, 128), output_stride=16).feature_grid == (8, 8)
+    with pytest.raises(ValueError, match="output_stride must be one of"):
+        ModelConfig(output_stride=8)
+    with pytest.raises(ValueError, match="multiples of output_stride 16"):
+        ModelConfig(input_size=(136, 128), output_stride=16)
+    cfg = load_config("small-synthetic", ["model.input_size=[128,128]", "model.output_stride=16"])
+    from eanet.model import build_model
+
+    model = build_model(cfg.model, cfg.hand_model)
+    assert model.feature_grid == (8, 8)
+    out = model(torch.rand(2, 3, 128, 128))
+    assert out.right.joints_hm.shape == (2, 21, 3)

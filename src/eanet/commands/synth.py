@@ -33,6 +33,19 @@ def _weights(text: str) -> dict[str, float]:
     return out
 
 
+def _split_counts(text: str) -> dict[str, int]:
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError(item)
+            out[key.strip()] = int(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"expected SPLIT=FRAMES pairs such as test=160; got {item!r}") from err
+    return out
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "synth",
@@ -48,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, help="dataset root to create")
     parser.add_argument("--num-frames", type=int, default=32, help="time steps per split (default 32)")
+    parser.add_argument(
+        "--split-frames",
+        type=_split_counts,
+        default={},
+        metavar="SPLIT=N,...",
+        help="time steps of particular splits instead of --num-frames, e.g. test=160 (a small held-out split)",
+    )
     parser.add_argument("--cameras", type=int, default=4, help="cameras per capture rig; images = frames x cameras")
     parser.add_argument("--splits", default="train,val,test", help="comma-separated splits (default train,val,test)")
     parser.add_argument("--seed", type=int, default=0, help="master seed (same seed: identical files)")
@@ -104,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     width, height = args.image_size
     cfg = SynthConfig(
         num_frames=args.num_frames,
+        split_frames=args.split_frames,
         cameras=args.cameras,
         splits=tuple(s.strip() for s in args.splits.split(",") if s.strip()),
         seed=args.seed,

@@ -99,6 +99,8 @@ class SynthConfig:
 
     Attributes:
         num_frames: time steps per split; each is seen by ``cameras`` cameras (images = frames x cameras).
+        split_frames: time steps of particular splits instead of ``num_frames`` (e.g. ``{"test": 160}``: a large
+            training split with a small held-out one, in one run so that the splits get distinct subjects and rigs).
         cameras: cameras per capture rig.
         splits: splits to write.
         seed: master seed.
@@ -126,6 +128,7 @@ class SynthConfig:
     """
 
     num_frames: int = 32
+    split_frames: dict[str, int] = field(default_factory=dict)
     cameras: int = 4
     splits: tuple[str, ...] = ("train", "val", "test")
     seed: int = 0
@@ -149,9 +152,20 @@ class SynthConfig:
     workers: int = 0
     view_spread: float = 1.0
 
+    def frames_of(self, split: str) -> int:
+        """Time steps generated for ``split``."""
+        return int(self.split_frames.get(split, self.num_frames))
+
     def validate(self) -> None:
         if self.num_frames < 1:
             raise InvalidInputError(f"num_frames must be at least 1, got {self.num_frames}")
+        for split, count in self.split_frames.items():
+            if split not in self.splits:
+                raise InvalidInputError(
+                    f"split_frames names split {split!r}, which is not generated (splits: {list(self.splits)})"
+                )
+            if int(count) < 1:
+                raise InvalidInputError(f"split_frames[{split!r}] must be at least 1, got {count}")
         if self.cameras < 1:
             raise InvalidInputError(f"cameras must be at least 1, got {self.cameras}")
         bad = [s for s in self.splits if s not in _SPLIT_INDEX]
@@ -235,9 +249,10 @@ def _plan_split(cfg: SynthConfig, split: str, subject_start: int) -> list[_Captu
     kinds = [k for k in DEFAULT_KIND_WEIGHTS if cfg.kind_weights.get(k, 0) > 0]
     weights = np.array([cfg.kind_weights[k] for k in kinds], dtype=np.float64)
     weights /= weights.sum()
-    lengths = [cfg.frames_per_sequence] * (cfg.num_frames // cfg.frames_per_sequence)
-    if cfg.num_frames % cfg.frames_per_sequence:
-        lengths.append(cfg.num_frames % cfg.frames_per_sequence)
+    num_frames = cfg.frames_of(split)
+    lengths = [cfg.frames_per_sequence] * (num_frames // cfg.frames_per_sequence)
+    if num_frames % cfg.frames_per_sequence:
+        lengths.append(num_frames % cfg.frames_per_sequence)
     # The first sequences cycle through every enabled kind (so even a tiny set has each), the rest are drawn.
     seq_kinds = list(rng.permutation(kinds))[: len(lengths)]
     seq_kinds += list(rng.choice(kinds, size=len(lengths) - len(seq_kinds), p=weights))
@@ -783,7 +798,7 @@ def generate_synthetic_dataset(
     images: dict[str, int] = {}
     frames: dict[str, int] = {}
     backend = ""
-    total = cfg.num_frames * cfg.cameras * len(cfg.splits)
+    total = sum(cfg.frames_of(split) for split in cfg.splits) * cfg.cameras
     ann_dir = out_dir / "annotations"
     ann_dir.mkdir(parents=True, exist_ok=True)
     (ann_dir / "skeleton.txt").write_text(_skeleton_txt(), encoding="utf-8")

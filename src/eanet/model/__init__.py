@@ -51,6 +51,7 @@ def model_kwargs(cfg: ModelConfig) -> dict:
         backbone=cfg.backbone,
         backbone_weights=cfg.backbone_weights,
         input_size=tuple(cfg.input_size),
+        output_stride=cfg.output_stride,
         width=cfg.width,
         num_heads=cfg.num_heads,
         mlp_ratio=cfg.mlp_ratio,

@@ -29,7 +29,7 @@ BACKBONE_CHANNELS: dict[str, int] = {
 
 
 class ResNetBackbone(nn.Module):
-    """ResNet C5 features at stride 32: a 256x256 image gives ``(B, 2048, 8, 8)`` for ResNet-50.
+    """ResNet C5 features at stride 32 (or 16): a 256x256 image gives ``(B, 2048, 8, 8)`` for ResNet-50.
 
     Initialisation as the official code (spec §1.1): every Conv2d N(0, 0.001), every BatchNorm (1, 0); then, when
     asked, pretrained weights replace them.
@@ -39,9 +39,13 @@ class ResNetBackbone(nn.Module):
         weights: ``None`` (random init), ``"imagenet"`` (torchvision's ``IMAGENET1K_V1`` weights, the ones the
             official code loads; downloaded by torchvision) or a path to a state dict of a torchvision ResNet
             (``fc.*`` keys are ignored).
+        output_stride: 32 (torchvision's trunk, official) or 16: the last stage keeps the resolution of the one
+            before it and its later 3x3 convolutions are dilated by 2 to keep their receptive field (DeepLab's
+            ``replace_stride_with_dilation``, done here for BasicBlock trunks too). No weight changes shape, so
+            ImageNet weights load either way.
     """
 
-    def __init__(self, name: str = "resnet50", weights: str | Path | None = None) -> None:
+    def __init__(self, name: str = "resnet50", weights: str | Path | None = None, output_stride: int = 32) -> None:
         super().__init__()
         import torchvision
 
@@ -52,6 +56,11 @@ class ResNetBackbone(nn.Module):
         self.out_channels = BACKBONE_CHANNELS[name]
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        if output_stride == 16:
+            _dilate_last_stage(self.layer4)
+        elif output_stride != 32:
+            raise ValueError(f"output_stride must be 16 or 32, got {output_stride}")
+        self.output_stride = output_stride
         self._init_official()
         if weights is not None:
             self.load_pretrained(weights)
@@ -99,6 +108,28 @@ class ResNetBackbone(nn.Module):
         logger.info("loaded backbone weights from %s", source)
 
     def forward(self, img: Tensor) -> Tensor:
-        """``(B, 3, H, W) -> (B, C5, H/32, W/32)``."""
+        """``(B, 3, H, W) -> (B, C5, H/s, W/s)`` with ``s = output_stride``."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(img))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def _dilate_last_stage(stage: nn.Sequential) -> None:
+    """Turn a stride-2 ResNet stage into a stride-1 stage with dilation 2 (in place, weights untouched).
+
+    The strided 3x3 convolution and the shortcut's 1x1 lose their stride; every other 3x3 convolution of the stage
+    is dilated by 2 (padding 2 keeps the size), as torchvision's ``replace_stride_with_dilation`` does for
+    Bottleneck stages.
+    """
+    for block_index, block in enumerate(stage):
+        for module in block.modules():
+            if not isinstance(module, nn.Conv2d):
+                continue
+            if module.stride == (2, 2):
+                module.stride = (1, 1)
+            elif module.kernel_size == (3, 3) and (block_index > 0 or _after_strided(block, module)):
+                module.dilation, module.padding = (2, 2), (2, 2)
+
+
+def _after_strided(block: nn.Module, conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` comes after the block's (formerly) strided 3x3 convolution: BasicBlock's ``conv2``."""
+    return getattr(block, "conv2", None) is conv and getattr(block, "conv3", None) is None

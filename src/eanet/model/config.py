@@ -24,7 +24,8 @@ CrossAttentionQuery = Literal["join", "sim"]
 #: cross-attention transformer and uses JoinToken as the interaction feature.
 CrossAttentionKV = Literal["sim", "join", "hand_features", "none"]
 
-_FEATURE_STRIDE = 32
+#: Output strides the ResNet trunk can be built with (:class:`eanet.model.backbone.ResNetBackbone`).
+OUTPUT_STRIDES: tuple[int, ...] = (16, 32)
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,12 @@ class ModelConfig:
     backbone: BackboneName = "resnet50"
     #: ``None``: random init (tests); ``imagenet``: torchvision's ImageNet weights API; or a path to a state dict.
     backbone_weights: str | None = None
-    #: Input image size (height, width); the token grids follow from it (stride 32).
+    #: Input image size (height, width); the token and heatmap grids follow from it (``input_size / output_stride``).
     input_size: tuple[int, int] = (256, 256)
+    #: Stride of the trunk's C5 features: 32 (official) or 16 (the last stage dilated instead of strided, as
+    #: DeepLab): four times the tokens and heatmap cells for the same input, so small CPU recipes get a heatmap grid
+    #: fine enough to localise joints (a 128 px crop: 8x8 instead of 4x4).
+    output_stride: int = 32
     #: Channel width ``c`` of the per-hand features, of every FuseFormer token and of the joint features
     #: (official: 512 = C/4; the paper's "Light" variant: 256 = C/8).
     width: int = 512
@@ -52,7 +57,7 @@ class ModelConfig:
     sjt_depth: int = 4
     #: Attention heads of the self-joint transformer.
     sjt_num_heads: int = 4
-    #: Depth bins of the 2.5D heatmap (its height and width are the feature grid, ``input_size / 32``).
+    #: Depth bins of the 2.5D heatmap (its height and width are the feature grid, ``input_size / output_stride``).
     heatmap_depth: int = 8
     #: Separate the backbone feature into right- and left-hand features (paper Table 1). False: one shared branch
     #: (backbone tokens to a self-attention transformer, one joint branch for all 42 joints, two regressors).
@@ -66,11 +71,14 @@ class ModelConfig:
     cross_attention_kv: CrossAttentionKV = "sim"
 
     def __post_init__(self) -> None:
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise ValueError(f"output_stride must be one of {list(OUTPUT_STRIDES)}, got {self.output_stride}")
+        stride = self.output_stride
         h, w = self.input_size
-        if h % _FEATURE_STRIDE or w % _FEATURE_STRIDE or h < 2 * _FEATURE_STRIDE or w < 2 * _FEATURE_STRIDE:
+        if h % stride or w % stride or h < 2 * stride or w < 2 * stride:
             raise ValueError(
-                f"input_size {tuple(self.input_size)} must be multiples of {_FEATURE_STRIDE} and at least "
-                f"{2 * _FEATURE_STRIDE} (the feature grid needs at least 2x2 cells for joint-feature sampling)"
+                f"input_size {tuple(self.input_size)} must be multiples of output_stride {stride} and at least "
+                f"{2 * stride} (the feature grid needs at least 2x2 cells for joint-feature sampling)"
             )
         for name in ("width", "num_heads", "sjt_num_heads", "heatmap_depth"):
             if getattr(self, name) < 1:
@@ -102,4 +110,4 @@ class ModelConfig:
     @property
     def feature_grid(self) -> tuple[int, int]:
         """``(h, w)`` of the C5 feature map, the token grid and the heatmap."""
-        return self.input_size[0] // _FEATURE_STRIDE, self.input_size[1] // _FEATURE_STRIDE
+        return self.input_size[0] // self.output_stride, self.input_size[1] // self.output_stride

@@ -32,8 +32,6 @@ from eanet.structures import HandPrediction, TwoHandPrediction
 
 __all__ = ["EANet"]
 
-_STRIDE = 32
-
 
 class EANet(nn.Module):
     """The EANet network with its two hand-model layers.
@@ -45,7 +43,9 @@ class EANet(nn.Module):
         left_hand_model: the same for the left hand.
         backbone: ResNet trunk name (official: ``resnet50``).
         backbone_weights: ``None``, ``"imagenet"`` or a state-dict path (see :class:`ResNetBackbone`).
-        input_size: ``(H, W)`` of the input; multiples of 32. Token and heatmap grids are ``(H/32, W/32)``.
+        input_size: ``(H, W)`` of the input; multiples of ``output_stride``. Token and heatmap grids are
+            ``(H / output_stride, W / output_stride)``.
+        output_stride: stride of the backbone's C5 features, 32 (official) or 16 (last stage dilated).
         width: hand-feature and token width ``c`` (official 512).
         num_heads: heads of the interaction transformers.
         mlp_ratio: MLP ratio of every transformer block.
@@ -70,6 +70,7 @@ class EANet(nn.Module):
         backbone: str = "resnet50",
         backbone_weights: str | None = None,
         input_size: tuple[int, int] = (256, 256),
+        output_stride: int = 32,
         width: int = 512,
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
@@ -87,14 +88,15 @@ class EANet(nn.Module):
     ) -> None:
         super().__init__()
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        h, w = self.input_size[0] // _STRIDE, self.input_size[1] // _STRIDE
+        self.backbone = ResNetBackbone(backbone, output_stride=output_stride)
+        stride = self.backbone.output_stride
+        h, w = self.input_size[0] // stride, self.input_size[1] // stride
         self.feature_grid = (h, w)
         self.branches: tuple[str, ...] = HANDS if separate_hands else (SHARED_BRANCH,)
         joints_per_branch = NUM_JOINTS if separate_hands else 2 * NUM_JOINTS
         joint_dim = width if joint_dim is None else joint_dim
         rel_trans_hidden = width if rel_trans_hidden is None else rel_trans_hidden
 
-        self.backbone = ResNetBackbone(backbone)
         self.hand_proj = nn.ModuleDict({b: ConvBNReLU(self.backbone.out_channels, width) for b in self.branches})
 
         num_tokens = h * w

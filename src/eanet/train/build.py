@@ -40,7 +40,7 @@ def check_config(cfg: Config) -> None:
     if tuple(cfg.data.heatmap_shape) != expected:
         raise ConfigError(
             f"data.heatmap_shape {list(cfg.data.heatmap_shape)} does not match the model's heatmap {list(expected)} "
-            "(model.heatmap_depth, model.input_size / 32); set data.heatmap_shape to it"
+            "(model.heatmap_depth, model.input_size / model.output_stride); set data.heatmap_shape to it"
         )
     milestones = cfg.train.lr_milestones
     if milestones and milestones[-1] >= cfg.train.epochs:
