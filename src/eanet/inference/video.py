@@ -127,11 +127,12 @@ class FrameReader:
                 if failed > self.max_failed_reads:
                     break
                 continue
-            by_time = self._index_from_time(float(self.cap.get(cv2.CAP_PROP_POS_MSEC)), last)
+            ms = float(self.cap.get(cv2.CAP_PROP_POS_MSEC))  # presentation time of the frame just read
+            by_time = self._index_from_time(ms, last)
             index = max(next_index, by_time) if by_time is not None else next_index + failed
             self.skipped.extend(range(next_index, index))
             yield index, frame
-            last = (index, float(self.cap.get(cv2.CAP_PROP_POS_MSEC)))
+            last = (index, ms)
             next_index, failed = index + 1, 0
         if self.count > next_index:
             self.missing_at_end = list(range(next_index, self.count))
