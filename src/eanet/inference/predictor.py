@@ -599,7 +599,11 @@ def check_finite_weights(model: torch.nn.Module, path: Path) -> None:
     Raises:
         InvalidInputError: naming the first few tensors and what to do.
     """
-    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    # A sum is non-finite when any element is (NaN and inf propagate), and is ~25x faster than an isfinite() mask
+    # (0.07 s against 2 s for the full model's 137M values on 2 cores); a sum that merely overflowed is told apart by
+    # the exact check, run only on the tensors the sum flags.
+    bad = [name for name, t in model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all())]  # fmt: skip
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise InvalidInputError(
