@@ -39,7 +39,7 @@ def test_video_with_detection_misses_is_tracked_and_reported(fake_predictor, tmp
     options = OutputOptions(progress=False, render_backend="torch")
     with Renderer("torch") as renderer:
         result = predict_video(fake_predictor, video, tmp_path / "out", options, SmoothingSettings(), renderer=renderer)
-    assert result.frame_counts == {"total": 7, "ok": 6, "tracked": 2, "failed": 1}
+    assert result.frame_counts == {"total": 7, "ok": 6, "tracked": 2, "failed": 1, "skipped": 0}
     summary = json.loads((tmp_path / "out" / "video.json").read_text())
     statuses = [f["status"] for f in summary["per_frame"]]
     assert statuses == ["failed", "ok", "ok", "tracked", "tracked", "ok", "ok"]
@@ -62,7 +62,7 @@ def test_long_detection_gaps_fail_instead_of_guessing(fake_predictor, tmp_path):
     fake_predictor.config = replace(fake_predictor.config, max_tracked_frames=1)
     result = predict_video(fake_predictor, video, tmp_path / "out", OutputOptions(progress=False, renders=False),
                            SmoothingSettings())  # fmt: skip
-    assert result.frame_counts == {"total": 5, "ok": 3, "tracked": 1, "failed": 2}
+    assert result.frame_counts == {"total": 5, "ok": 3, "tracked": 1, "failed": 2, "skipped": 0}
     assert not (tmp_path / "out" / "overlay.mp4").exists()
 
 

@@ -15,7 +15,9 @@ examples:
 per image:  OUT/<name>/prediction.json, right.obj, left.obj, right.ply, left.ply, hands.glb, overlay.png,
             side.png, joints.png
 per video:  OUT/<name>/overlay.mp4, frames/frame_<N>.json (smoothed), video.json
-always:     OUT/summary.json; exit code 1 when any input failed (the others are still written).
+always:     OUT/summary.json; exit code 1 when any input failed (the others are still written; each file is
+            written whole or not at all, and a failed input's entry lists its complete files), 2 for a bad
+            --out, checkpoint or option (checked before any input is read).
 Frames: JSON and OBJ/PLY in the image's camera frame (OpenCV: x right, y down, z forward, metres; --mesh-axes yup
 flips y and z for viewers); GLB is y-up (glTF). Details: docs/inference.md.
 """
@@ -132,14 +134,28 @@ def build_predictor(args: argparse.Namespace, config):
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    from pathlib import Path
 
     from eanet.inference.inputs import collect_inputs
-    from eanet.inference.runner import OutputOptions, predict_inputs
+    from eanet.inference.runner import OutputOptions, check_output_dir, predict_inputs
     from eanet.inference.smoothing import SmoothingSettings
 
     config = inference_config_from_args(args)
     items = collect_inputs(args.inputs, recursive=args.recursive)
-    predictor = build_predictor(args, config)
+    out_existed = Path(args.out).expanduser().exists()
+    out_dir = check_output_dir(args.out)  # before the model loads: a bad --out must not cost a minute of loading
+    needs_detector = not args.cropped and args.bbox is None and any(it.error is None for it in items)
+    try:
+        predictor = build_predictor(args, config)
+        if needs_detector:
+            predictor.detector  # noqa: B018 - fail now, once, with the install hint, not once per input
+    except BaseException:
+        if not out_existed:  # leave no empty folder behind when the checkpoint or detector cannot be used
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
     options = OutputOptions(
         cropped=args.cropped,
         bbox=args.bbox,
@@ -153,9 +169,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     with predictor:
-        needs_detector = not args.cropped and args.bbox is None and any(it.error is None for it in items)
-        if needs_detector:
-            predictor.detector  # noqa: B018 - fail now, once, with the install hint, not once per input
-        summary = predict_inputs(predictor, items, args.out, options, SmoothingSettings.from_config(config))
+        summary = predict_inputs(predictor, items, out_dir, options, SmoothingSettings.from_config(config))
     sys.stdout.write("\n".join(summary.lines()) + "\n")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.summary_error else 0

@@ -10,6 +10,9 @@ Frames:
 
 Meshes are written with ``process=False`` so vertex order and count are exactly the hand model's (vertex ``i`` of a
 file is vertex ``i`` of the model).
+
+Every file is written atomically (:func:`eanet.fileio.atomic_write`): a full disk or a crash leaves the previous file
+or none, never a truncated mesh that a viewer would load as a partial hand.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from eanet.errors import InvalidInputError
+from eanet.fileio import atomic_write_bytes
 
 __all__ = ["AXES", "to_axes", "write_json", "write_mesh", "write_glb", "write_prediction_meshes"]
 
@@ -64,12 +67,8 @@ def _clean(value: Any) -> Any:
 
 def write_json(data: Mapping[str, Any], path: str | Path, indent: int | None = 1) -> Path:
     """Write ``data`` as strict JSON (non-finite numbers become null), atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(dict(data)), indent=indent, default=_json_default, allow_nan=False))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(_clean(dict(data)), indent=indent, default=_json_default, allow_nan=False)
+    return atomic_write_bytes(path, text)
 
 
 def _trimesh(verts: np.ndarray, faces: np.ndarray, color: tuple[float, float, float] | None = None):
@@ -89,13 +88,13 @@ def write_mesh(verts: np.ndarray, faces: np.ndarray, path: str | Path, color=Non
     suffix = path.suffix.lower()
     if suffix not in (".obj", ".ply"):
         raise InvalidInputError(f"mesh files must end in .obj or .ply, got {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     mesh = _trimesh(verts, faces, color if suffix == ".ply" else None)
+    # Encoded in memory first (no file_obj: trimesh returns the text/bytes), then written in one atomic step.
     if suffix == ".obj":
-        mesh.export(path, file_type="obj", include_normals=False, include_color=False, include_texture=False)
+        data = mesh.export(file_type="obj", include_normals=False, include_color=False, include_texture=False)
     else:
-        mesh.export(path, file_type="ply", encoding="binary")
-    return path
+        data = mesh.export(file_type="ply", encoding="binary")
+    return atomic_write_bytes(path, data)
 
 
 def write_glb(hands: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, colors: Mapping | None = None) -> Path:
@@ -112,7 +111,6 @@ def write_glb(hands: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Pa
 
     colors = colors or HAND_COLORS
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     scene = trimesh.Scene()
     for name, (verts, faces) in hands.items():
         mesh = _trimesh(to_axes(verts, "yup"), faces)
@@ -122,12 +120,16 @@ def write_glb(hands: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Pa
                                                           metallicFactor=0.0, roughnessFactor=0.7, doubleSided=True)
         )  # fmt: skip
         scene.add_geometry(mesh, node_name=name, geom_name=name)
-    scene.export(path, file_type="glb")
-    return path
+    return atomic_write_bytes(path, scene.export(file_type="glb"))
 
 
-def write_prediction_meshes(prediction, out_dir: str | Path, axes: str = "opencv") -> dict[str, Path]:
+def write_prediction_meshes(prediction, out_dir: str | Path, axes: str = "opencv",
+                            written: dict[str, str] | None = None) -> dict[str, Path]:  # fmt: skip
     """OBJ and PLY per hand and ``hands.glb`` for one :class:`~eanet.inference.result.ImagePrediction`.
+
+    Args:
+        written: if given, each file's name -> path is added as soon as it is complete, so a caller whose write
+            fails half-way (disk full) knows which files are whole.
 
     Returns:
         ``{"right_obj", "right_ply", "left_obj", "left_ply", "glb"}`` -> path.
@@ -136,10 +138,16 @@ def write_prediction_meshes(prediction, out_dir: str | Path, axes: str = "opencv
 
     out_dir = Path(out_dir)
     paths: dict[str, Path] = {}
+
+    def done(name: str, path: Path) -> None:
+        paths[name] = path
+        if written is not None:
+            written[name] = str(path)
+
     for side, hand in prediction.hands():
         verts = to_axes(hand.verts_cam, axes)
-        paths[f"{side}_obj"] = write_mesh(verts, hand.faces, out_dir / f"{side}.obj")
-        paths[f"{side}_ply"] = write_mesh(verts, hand.faces, out_dir / f"{side}.ply", color=HAND_COLORS[side])
-    paths["glb"] = write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()},
-                             out_dir / "hands.glb")  # fmt: skip
+        done(f"{side}_obj", write_mesh(verts, hand.faces, out_dir / f"{side}.obj"))
+        done(f"{side}_ply", write_mesh(verts, hand.faces, out_dir / f"{side}.ply", color=HAND_COLORS[side]))
+    done("glb", write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()},
+                          out_dir / "hands.glb"))  # fmt: skip
     return paths

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,18 +22,25 @@ from eanet.errors import InvalidInputError
 __all__ = [
     "IMAGE_SUFFIXES",
     "VIDEO_SUFFIXES",
+    "MIN_IMAGE_SIDE_PX",
     "InputError",
     "InputItem",
     "load_image",
     "image_size_from_header",
     "as_rgb_array",
     "collect_inputs",
+    "not_a_regular_file",
+    "check_image_size",
 ]
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+#: Smallest width or height of an image the predictor accepts. The crop is resampled to the network's input (256 px
+#: for the released models): below this a pair of hands spans too few pixels to carry any pose, and the result would
+#: be a guess presented as a prediction. The web demo's upload limit uses the same value.
+MIN_IMAGE_SIDE_PX = 16
 
 
 class InputError(InvalidInputError):
@@ -86,6 +95,47 @@ def _check_pixels(source: str, width: int, height: int, max_pixels: int) -> None
         )
 
 
+def check_image_size(source: str, width: int, height: int) -> None:
+    """:class:`InputError` when a side is below :data:`MIN_IMAGE_SIDE_PX` (the message gives the minimum)."""
+    if min(width, height) < MIN_IMAGE_SIDE_PX:
+        raise InputError(
+            source,
+            f"the image is {width}x{height} pixels, too small: each side needs at least {MIN_IMAGE_SIDE_PX} pixels "
+            "(give the original photo, not a thumbnail)",
+        )
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)", "; save the stream to a file first"),
+    (stat.S_ISSOCK, "a socket", ""),
+    (stat.S_ISCHR, "a character device", ""),
+    (stat.S_ISBLK, "a block device", ""),
+)
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image or video file; None for a regular file, a folder or a path that does
+    not exist at all (callers word "missing" themselves).
+
+    Reading a FIFO or a device would block or never end, so these are refused by their type, before any read; a
+    symbolic link whose target is missing is told apart from a missing file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"is a broken symbolic link (its target {os.readlink(path)!r} does not exist)"
+        return None
+    except OSError as err:
+        return f"cannot be inspected ({err.strerror or err})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, what, hint in _SPECIAL_KINDS:
+        if test(mode):
+            return f"is {what}, not a regular file; give an image or video file{hint}"
+    return "is not a regular file; give an image or video file"
+
+
 def load_image(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB.
 
@@ -93,14 +143,20 @@ def load_image(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
     without allocating its pixels.
 
     Raises:
-        InputError: missing, unreadable, truncated, not an image, or more than ``max_pixels`` pixels.
+        InputError: missing, empty, not a regular file, unreadable, truncated, not an image, or more than
+            ``max_pixels`` pixels.
     """
     from eanet.data.images import ImageReadError, read_image
 
     path = Path(path)
     if path.is_dir():
         raise InputError(str(path), "is a folder, not an image")
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        raise InputError(str(path), problem)
     if path.is_file():
+        if path.stat().st_size == 0:
+            raise InputError(str(path), "the file is empty (0 bytes): an interrupted download or copy?")
         header = image_size_from_header(path)
         if header is not None:
             _check_pixels(str(path), *header, max_pixels)
@@ -114,6 +170,8 @@ def load_image(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
             "corrupt": "the file is not an image OpenCV can decode",
         }.get(err.reason, err.reason)
         raise InputError(str(path), what) from None
+    except Exception as err:  # noqa: BLE001 - a decoder failure (cv2.error, MemoryError) is this file's problem
+        raise InputError(str(path), f"the file cannot be decoded as an image ({type(err).__name__}: {err})") from None
     _check_pixels(str(path), img.shape[1], img.shape[0], max_pixels)
     return img
 
@@ -159,18 +217,24 @@ def _kind_of(path: Path) -> str:
     return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
 
 
+def _is_media_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+
+
 def _folder_items(folder: Path, recursive: bool) -> list[Path]:
+    """Entries with an image or video suffix, folders left out; FIFOs, devices and broken links are kept (they are
+    reported as failed inputs, not silently skipped)."""
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
-    return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES]
+    return sorted(p for p in folder.glob(pattern) if not p.name.startswith(".") and _is_media_name(p) and not p.is_dir())
 
 
 def collect_inputs(arguments: Iterable[str], recursive: bool = False) -> list[InputItem]:
     """Expand command-line inputs (files, folders, glob patterns) into items, in argument order.
 
     A file named explicitly is used whatever its suffix (a non-image then fails when it is read, with its own
-    message); folders and globs keep only image and video suffixes. An argument that yields nothing becomes an
-    item with ``error`` set, so it is reported like any other failed input. Duplicates are dropped.
+    message); folders and globs keep only image and video suffixes. An argument that yields nothing, and a path that
+    is not a regular file (a FIFO, a device, a broken symbolic link), becomes an item with ``error`` set, so it is
+    reported like any other failed input. Duplicates are dropped.
     """
     items: list[InputItem] = []
     seen: set[Path] = set()
@@ -180,7 +244,11 @@ def collect_inputs(arguments: Iterable[str], recursive: bool = False) -> list[In
         if key in seen:
             return
         seen.add(key)
-        items.append(InputItem(source=source, kind=_kind_of(path), path=path))
+        problem = not_a_regular_file(path)
+        if problem is not None:
+            items.append(InputItem(source=source, kind="special", path=path, error=problem))
+        else:
+            items.append(InputItem(source=source, kind=_kind_of(path), path=path))
 
     for arg in arguments:
         path = Path(arg).expanduser()
@@ -191,11 +259,11 @@ def collect_inputs(arguments: Iterable[str], recursive: bool = False) -> list[In
                                        f"(suffixes {', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})"))  # fmt: skip
             for p in found:
                 add(p, str(p))
-        elif path.is_file():
+        elif path.is_file() or os.path.lexists(path):  # FIFOs, devices, broken links: reported by add()
             add(path, arg)
         elif glob.has_magic(arg):
             matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES]
+            files = [m for m in matches if not m.is_dir() and _is_media_name(m)]
             if not files:
                 items.append(InputItem(source=arg, kind="glob", error="the pattern matches no images or videos"))
             for p in files:

@@ -29,6 +29,7 @@ from eanet.errors import InvalidInputError
 
 __all__ = [
     "Crop",
+    "clip_box",
     "make_crop",
     "apply_affine",
     "default_focal",
@@ -70,6 +71,30 @@ class Crop:
         }
 
 
+def clip_box(box: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """The part of an xywh box inside the image, and whether anything was cut off.
+
+    Args:
+        box: ``(4,)`` xywh in pixels.
+        image_size: ``(width, height)``.
+
+    Raises:
+        InvalidInputError: the box does not overlap the image at all (a box in another image's pixels, or x/y swapped
+            with width/height): moving it into a corner would crop something the user did not point at.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    width, height = image_size
+    x0, y0 = max(box[0], 0.0), max(box[1], 0.0)
+    x1, y1 = min(box[0] + box[2], float(width)), min(box[1] + box[3], float(height))
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidInputError(
+            f"the box {np.round(box, 1).tolist()} (x, y, width, height) lies entirely outside the {width}x{height} "
+            f"image (x from 0 to {width}, y from 0 to {height}); give the box in pixels of this image"
+        )
+    clipped = np.array([x0, y0, x1 - x0, y1 - y0])
+    return clipped, not np.allclose(clipped, box)
+
+
 def make_crop(
     image_size: tuple[int, int],
     box: np.ndarray,
@@ -89,6 +114,9 @@ def make_crop(
         source: recorded in :attr:`Crop.source`.
         box_is_crop: take ``box`` as the crop region itself (e.g. a dataset's processed box).
 
+    A two-hand box that reaches past the image border is first cut to the part inside the image (the official
+    sanitising kept its size and moved it inside instead); one entirely outside is an error (:func:`clip_box`).
+
     Raises:
         InvalidInputError: a box that is not 4 finite numbers, has no area, or lies outside the image.
     """
@@ -100,16 +128,18 @@ def make_crop(
     if box[2] <= 0 or box[3] <= 0:
         raise InvalidInputError(f"the box {box.tolist()} has no area (width and height must be positive)")
     width, height = image_size
+    inside, _ = clip_box(box, image_size)
     hands_box = None
     if box_is_crop:
-        crop_box = box.astype(np.float32)
+        crop_box = box.astype(np.float32)  # a crop region may extend past the border (padded with black)
     else:
+        box = inside
         out, ok = process_bbox(box[None], np.float64(width), np.float64(height), aspect_ratio=input_size[1] / input_size[0],
                                extend=extend)  # fmt: skip
         if not ok[0]:
             raise InvalidInputError(
-                f"the box {np.round(box, 1).tolist()} lies outside the {width}x{height} image; give x, y, width, height "
-                "in pixels of this image"
+                f"the box {np.round(box, 1).tolist()} covers less than 2x2 pixels of the {width}x{height} image; "
+                "draw it around both hands"
             )
         crop_box = out[0]
         hands_box = box

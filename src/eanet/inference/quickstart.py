@@ -295,7 +295,8 @@ def run_quickstart(
             summary = predict_inputs(predictor, items, pred_dir / name, options)
             failed += len(summary.failed)
             folders = sorted({str(Path(r.outputs["json"]).parent) for r in summary.reports if r.status == "ok"})
-            predictions[name] = {"dir": str(pred_dir / name), "summary": str(summary.summary_path), "folders": folders}
+            where = summary.summary_path or f"not written ({summary.summary_error})"
+            predictions[name] = {"dir": str(pred_dir / name), "summary": str(where), "folders": folders}
             for line in summary.lines():
                 logger.info("%s", line)
     seconds["predict"] = time.perf_counter() - t0

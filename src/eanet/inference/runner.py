@@ -5,13 +5,22 @@ Per image ``<out>/<name>/``: ``prediction.json``, ``right.obj``, ``left.obj``, `
 ``joints.png`` (2D joints). Per video ``<out>/<name>/``: ``overlay.mp4``, ``frames/frame_<N>.json`` (smoothed),
 ``video.json`` (per-frame status). ``<out>/summary.json`` lists every input with its status.
 
-A bad input (missing, truncated, not an image, too large, an empty folder, an undecodable video, no hands found)
-becomes a failed entry with a message; the other inputs are still processed.
+Every per-input failure, whatever its cause, becomes a failed entry with a message and the other inputs are still
+processed: a bad input (missing, empty, truncated, not an image, a FIFO, too large or too small, an empty folder, an
+undecodable video, no hands found, a box outside the image), a network output that is not finite, a file that cannot
+be written (disk full), and unexpected errors (their traceback is logged at DEBUG level, ``eanet -v``). A network
+pass that fails for a batch is retried one input at a time, so one bad input cannot fail the others.
+
+Every output file is written atomically (:mod:`eanet.fileio`): a full disk leaves complete files or none, and the
+entry of an input whose outputs could not all be written lists the complete ones under ``outputs`` and names the
+missing ones in ``error``. When ``summary.json`` itself cannot be written the returned :class:`RunSummary` says so
+(``summary_error``), and the command prints every input's status on stdout anyway.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -22,10 +31,20 @@ from typing import Any
 import numpy as np
 
 from eanet.errors import UserError
+from eanet.fileio import atomic_write_bytes, is_disk_full
 from eanet.inference.export import write_json, write_prediction_meshes
 from eanet.inference.inputs import InputItem
+from eanet.inference.result import FailedPrediction
 
-__all__ = ["OutputOptions", "InputReport", "RunSummary", "predict_inputs", "write_image_outputs"]
+__all__ = [
+    "OutputOptions",
+    "InputReport",
+    "RunSummary",
+    "OutputWriteError",
+    "check_output_dir",
+    "predict_inputs",
+    "write_image_outputs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +88,57 @@ class InputReport:
         return out
 
 
+class OutputWriteError(UserError):
+    """Some outputs of one input could not be written; ``written`` names the complete ones (name -> path)."""
+
+    def __init__(self, message: str, written: dict[str, str]):
+        super().__init__(message)
+        self.written = dict(written)
+
+
+def describe_write_error(err: OSError) -> str:
+    """A short reason for a failed write, with what to do when the disk is full."""
+    what = err.strerror or str(err)
+    if is_disk_full(err):
+        return f"{what}: the disk is full; free some space (or choose another --out) and run again"
+    return what
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Create the output folder if needed and make sure files can be written in it (before any model is loaded).
+
+    Raises:
+        UserError: the path is an existing file, cannot be created, or is not writable (read-only file system,
+            permissions); the message names the path and the reason.
+    """
+    import tempfile
+
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {str(path)!r} is an existing file, not a folder; give a folder (created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output folder {str(path)!r}: {describe_write_error(err)}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".eanet-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"cannot write in the output folder {str(path)!r}: {describe_write_error(err)}") from None
+    return path
+
+
 @dataclass
 class RunSummary:
+    """All inputs' reports; ``summary_path`` is None and ``summary_error`` says why when ``summary.json`` could not be
+    written."""
+
     reports: list[InputReport]
     out_dir: Path
-    summary_path: Path
+    summary_path: Path | None
     seconds: float
+    summary_error: str | None = None
 
     @property
     def failed(self) -> list[InputReport]:
@@ -89,13 +153,20 @@ class RunSummary:
                 extra = f"confidence {r.confidence:.2f}" if r.confidence is not None else ""
                 if r.frames:
                     extra = f"{r.frames['ok']}/{r.frames['total']} frames"
+                    if r.frames.get("skipped"):
+                        extra += f", {r.frames['skipped']} undecodable and skipped"
                 lines.append(f"ok      {r.source} -> {where}/ ({extra})")
                 lines.extend(f"        warning: {w}" for w in r.warnings[:3])
             else:
                 lines.append(f"FAILED  {r.source}: {r.error}")
+                if r.outputs:
+                    kept = ", ".join(sorted(Path(v).name for v in r.outputs.values()))
+                    lines.append(f"        complete files kept: {kept}")
         ok = len(self.reports) - len(self.failed)
+        where = (f"summary: {self.summary_path}" if self.summary_path is not None
+                 else f"summary.json NOT written ({self.summary_error})")  # fmt: skip
         lines.append(f"{ok} of {len(self.reports)} input(s) done, {len(self.failed)} failed, in {self.seconds:.1f} s; "
-                     f"summary: {self.summary_path}")  # fmt: skip
+                     f"{where}")  # fmt: skip
         return lines
 
 
@@ -120,28 +191,53 @@ class _Names:
 
 
 def write_image_outputs(prediction, image: np.ndarray, out_dir: Path, options: OutputOptions, renderer) -> dict[str, str]:
-    """Write the JSON, meshes and renders of one image; returns name -> path."""
+    """Write the JSON, meshes and renders of one image (each file atomically); returns name -> path.
+
+    ``prediction.json`` is written last and lists the other files, so its presence means the input's outputs are
+    complete.
+
+    Raises:
+        OutputWriteError: a file could not be written (e.g. the disk is full); ``written`` has the complete ones.
+    """
     import cv2
 
     from eanet.inference.visualize import render_prediction
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, str] = {}
-    if options.meshes:
-        outputs.update({k: str(v) for k, v in write_prediction_meshes(prediction, out_dir, options.mesh_axes).items()})
-    if options.renders:
-        t0 = time.perf_counter()
-        renders = render_prediction(prediction, image, renderer, max_size=options.render_max_size)
-        for name in ("overlay", "side", "joints"):
-            path = out_dir / f"{name}.png"
-            if not cv2.imwrite(str(path), cv2.cvtColor(getattr(renders, name), cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write {path}")
-            outputs[name] = str(path)
-        prediction.timings_ms["render_ms"] = (time.perf_counter() - t0) * 1e3
-    data = prediction.to_dict(include_vertices=options.json_vertices)
-    data["files"] = {k: Path(v).name for k, v in outputs.items()}
-    data["mesh_axes"] = {"obj_ply": options.mesh_axes, "glb": "yup"}
-    outputs = {"json": str(write_json(data, out_dir / "prediction.json")), **outputs}
+    step = "the output folder"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # A prediction.json left by an earlier run into the same --out would vouch for files this run replaces.
+        (out_dir / "prediction.json").unlink(missing_ok=True)
+        if options.meshes:
+            step = "the meshes"
+            write_prediction_meshes(prediction, out_dir, options.mesh_axes, written=outputs)
+        if options.renders:
+            t0 = time.perf_counter()
+            renders = render_prediction(prediction, image, renderer, max_size=options.render_max_size)
+            for name in ("overlay", "side", "joints"):
+                path = out_dir / f"{name}.png"
+                step = path.name
+                ok, png = cv2.imencode(".png", cv2.cvtColor(getattr(renders, name), cv2.COLOR_RGB2BGR))
+                if not ok:
+                    raise OSError(f"OpenCV could not encode {path.name}")
+                outputs[name] = str(atomic_write_bytes(path, png.tobytes()))
+            prediction.timings_ms["render_ms"] = (time.perf_counter() - t0) * 1e3
+        data = prediction.to_dict(include_vertices=options.json_vertices)
+        data["files"] = {k: Path(v).name for k, v in outputs.items()}
+        data["mesh_axes"] = {"obj_ply": options.mesh_axes, "glb": "yup"}
+        step = "prediction.json"
+        outputs = {"json": str(write_json(data, out_dir / "prediction.json")), **outputs}
+    except OSError as err:
+        expected = ["right.obj", "right.ply", "left.obj", "left.ply", "hands.glb"] if options.meshes else []
+        expected += ["overlay.png", "side.png", "joints.png"] if options.renders else []
+        complete = {Path(v).name for v in outputs.values()}
+        missing = [n for n in [*expected, "prediction.json"] if n not in complete]
+        raise OutputWriteError(
+            f"writing {step} in {out_dir} failed: {describe_write_error(err)}; complete: "
+            f"{', '.join(sorted(complete)) or 'none'}; not written: {', '.join(missing)}",
+            outputs,
+        ) from err
     return outputs
 
 
@@ -188,20 +284,26 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
                     else:
                         prep = predictor.prepare(it.path, options.bbox, cropped=options.cropped, source=it.source)
                     prepared.append((i, it, prep))
-                except UserError as err:
-                    reports[i] = InputReport(it.source, "image", "failed", error=_message(err, it.source))
+                except Exception as err:  # noqa: BLE001 - one input's failure, whatever it is, is reported
+                    reports[i] = InputReport(it.source, "image", "failed", error=failure_message(err, it.source))
                     bar.update(1)
             if not prepared:
                 continue
-            results = predictor.run([p for _, _, p in prepared], intrinsics=options.intrinsics)
+            results = run_isolated(predictor, [p for _, _, p in prepared], options.intrinsics)
             for (i, it, prep), result in zip(prepared, results, strict=True):
+                if isinstance(result, FailedPrediction):
+                    reports[i] = InputReport(it.source, "image", "failed", error=_message(result.error, it.source))
+                    bar.update(1)
+                    continue
                 folder = out_dir / names(it.path, it.source)
                 try:
                     outputs = write_image_outputs(result, prep.image, folder, options, renderer)
                     reports[i] = InputReport(it.source, "image", "ok", outputs, confidence=result.confidence,
                                              warnings=list(result.warnings))  # fmt: skip
-                except (UserError, OSError) as err:
-                    reports[i] = InputReport(it.source, "image", "failed", error=f"writing outputs failed: {err}")
+                except OutputWriteError as err:
+                    reports[i] = InputReport(it.source, "image", "failed", err.written, error=str(err))
+                except Exception as err:  # noqa: BLE001 - e.g. the renderer failing on this input
+                    reports[i] = InputReport(it.source, "image", "failed", error=failure_message(err, it.source))
                 bar.update(1)
         for i, it in videos:
             from eanet.inference.video import predict_video
@@ -214,23 +316,59 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
                 if video.frame_counts["ok"] == 0:
                     reports[i].status = "failed"
                     reports[i].error = "no frame could be predicted: " + (video.first_error or "unknown reason")
-            except UserError as err:
-                reports[i] = InputReport(it.source, "video", "failed", error=_message(err, it.source))
+            except OutputWriteError as err:
+                reports[i] = InputReport(it.source, "video", "failed", err.written, error=str(err))
+            except Exception as err:  # noqa: BLE001 - one input's failure, whatever it is, is reported
+                reports[i] = InputReport(it.source, "video", "failed", error=failure_message(err, it.source))
             bar.update(1)
     finally:
         bar.close()
         if renderer is not None:
             renderer.close()
     final = [r for r in reports if r is not None]
-    summary_path = out_dir / "summary.json"
+    summary_path: Path | None = out_dir / "summary.json"
     seconds = time.perf_counter() - t_start
-    write_json({"inputs": [r.to_dict() for r in final], "ok": sum(r.status == "ok" for r in final),
-                "failed": sum(r.status != "ok" for r in final), "seconds": round(seconds, 2),
-                "model": predictor.model_info, "hand_model": predictor.hand_model_info}, summary_path)  # fmt: skip
-    return RunSummary(final, out_dir, summary_path, seconds)
+    summary_error = None
+    try:
+        write_json({"inputs": [r.to_dict() for r in final], "ok": sum(r.status == "ok" for r in final),
+                    "failed": sum(r.status != "ok" for r in final), "seconds": round(seconds, 2),
+                    "model": predictor.model_info, "hand_model": predictor.hand_model_info}, summary_path)  # fmt: skip
+    except OSError as err:
+        summary_error = describe_write_error(err)
+        logger.error("could not write %s: %s", summary_path, summary_error)
+        summary_path = None
+    return RunSummary(final, out_dir, summary_path, seconds, summary_error)
 
 
-def _message(err: Exception, source: str) -> str:
-    text = str(err)
+def run_isolated(predictor, prepared: Sequence[Any], intrinsics: Any = None) -> list[Any]:
+    """``predictor.run`` on a batch; when the batch fails, each input is run alone, so one input that breaks the
+    network (or a batch too large for the device's memory) fails only itself.
+
+    Returns:
+        One :class:`~eanet.inference.result.ImagePrediction` or :class:`FailedPrediction` per input, in order.
+    """
+    try:
+        return list(predictor.run(prepared, intrinsics=intrinsics))
+    except Exception as err:  # noqa: BLE001 - isolated below
+        if len(prepared) == 1:
+            return [FailedPrediction(prepared[0].source, failure_message(err, prepared[0].source),
+                                     prepared[0].frame_index)]  # fmt: skip
+        logger.warning("a batch of %d inputs failed (%s: %s); running them one at a time", len(prepared),
+                       type(err).__name__, err)  # fmt: skip
+    return [result for item in prepared for result in run_isolated(predictor, [item], intrinsics)]
+
+
+def failure_message(err: BaseException, source: str) -> str:
+    """The message of one input's failure: a user error's own text, or the type and text of an unexpected error
+    (its traceback goes to the log at DEBUG level)."""
+    if isinstance(err, UserError):
+        return _message(str(err), source)
+    logger.debug("%s failed", source, exc_info=err)
+    if isinstance(err, OSError):
+        return _message(f"{describe_write_error(err)}" + (f": {err.filename}" if err.filename else ""), source)
+    return f"unexpected error {type(err).__name__}: {err} (run `eanet -v predict ...` for the traceback)"
+
+
+def _message(text: str, source: str) -> str:
     prefix = f"{source}: "
     return text[len(prefix) :] if text.startswith(prefix) else text

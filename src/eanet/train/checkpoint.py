@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
+from eanet.fileio import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -48,37 +49,6 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "eanet-train-checkpoint"
 CHECKPOINT_VERSION = 1
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, write: Callable[[Any], None]) -> Path:
-    """Write a file atomically: ``write(fileobj)`` goes to a temporary file in the same directory, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:

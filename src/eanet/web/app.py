@@ -203,13 +203,23 @@ class DemoRunner:
 
         prediction = self.predictor.predict(image, box, cropped=mode == "cropped")
         renders = render_prediction(prediction, image, self.renderer, max_size=self.settings.render_max_size)
-        out = self._new_result_dir()
         data = prediction.to_dict(include_vertices=True)
         data["source"] = "upload"
         data["files"] = {"glb": GLB_NAME}
         data["mesh_axes"] = {"glb": "yup"}
-        json_path = write_json(data, out / JSON_NAME)
-        glb_path = write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()}, out / GLB_NAME)
+        out = None
+        try:
+            out = self._new_result_dir()
+            json_path = write_json(data, out / JSON_NAME)
+            glb_path = write_glb({side: (hand.verts_cam, hand.faces) for side, hand in prediction.hands()},
+                                 out / GLB_NAME)  # fmt: skip
+        except OSError as err:  # e.g. a full disk: no half-written download is offered
+            if out is not None:
+                shutil.rmtree(out, ignore_errors=True)
+            logger.error("could not write the result files in %s: %s", out or self.root, err)
+            raise UserError(
+                f"the server could not save the result files ({err.strerror or err}); tell whoever runs the demo"
+            ) from None
         summary = {
             "confidence": data["confidence"],
             "warnings": data["warnings"],

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eanet.errors import InvalidInputError
+from eanet.inference.inputs import MIN_IMAGE_SIDE_PX
 
 __all__ = ["ALLOWED_TYPES", "UploadError", "UploadLimits", "sniff_image_type", "decode_upload"]
 
@@ -41,12 +42,12 @@ class UploadLimits:
     Attributes:
         max_bytes: largest upload accepted (also given to Gradio, which stops larger uploads while they stream).
         max_pixels: largest width x height accepted (checked from the header before decoding).
-        min_side: smallest width or height accepted.
+        min_side: smallest width or height accepted (default: the predictor's own minimum).
     """
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
-    min_side: int = 16
+    min_side: int = MIN_IMAGE_SIDE_PX
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1 or self.max_pixels < 1 or self.min_side < 1:
