@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from train.tinytrain import _PER_HAND, TinyDataset, TinyTwoHandNet
 
 from eanet.structures import TwoHandPrediction
+from train.tinytrain import _PER_HAND, TinyDataset, TinyTwoHandNet
 
 #: Overrides that make ``eanet train`` run the tiny trainer quickly: 6 steps per epoch, a checkpoint after every step.
 TINY_OVERRIDES = [

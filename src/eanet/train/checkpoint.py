@@ -146,7 +146,8 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in _REQUIRED_ENTRIES if key not in state]
     position = state.get("position")
     if not missing and not (
-        isinstance(position, dict) and all(isinstance(position.get(k), int) for k in ("epoch", "batches_done", "global_step"))
+        isinstance(position, dict)
+        and all(isinstance(position.get(k), int) for k in ("epoch", "batches_done", "global_step"))
     ):
         missing.append("position.epoch/batches_done/global_step")
     if not isinstance(state.get("model", {}), dict):
@@ -325,9 +326,7 @@ class CheckpointManager:
                 raise
             _atomic_json({"metric": metric, "value": value, "file": path.name, **info}, self.directory / "best.json")
         except Exception as err:
-            full = disk_full_error(
-                err, target, "the best checkpoint", "The step checkpoints are intact."
-            )
+            full = disk_full_error(err, target, "the best checkpoint", "The step checkpoints are intact.")
             if full is not None:
                 raise full from err
             raise
