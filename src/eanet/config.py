@@ -13,6 +13,7 @@ Named configurations live in ``eanet/configs/<name>.yaml`` inside the package; :
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -47,6 +48,10 @@ BASE_KEY = "_base_"
 
 class ConfigError(UserError, ValueError):
     """A configuration file or override is malformed: unknown key, wrong type or missing base file."""
+
+
+class _NonFiniteNumberError(ConfigError):
+    """A float key got NaN or an infinity (completed with the key's default where the key is known)."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             if type(None) in args:
                 return None
             raise ConfigError(f"{where}: may not be null (expected {_type_name(tp)})")
+        options = [arg for arg in args if arg is not type(None)]
+        if len(options) == 1:  # ``X | None``: X's own message is the precise one
+            return _convert(value, options[0], where)
         errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        for arg in options:
             try:
                 return _convert(value, arg, where)
             except ConfigError as err:
@@ -132,15 +138,22 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        number: float | None = None
         if isinstance(value, str):
             # YAML 1.1 reads "2e-4" (no dot) as a string; accept any text Python reads as a number.
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        if number is None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{where}: expected a number, got {value!r}")
+            number = float(value)
+        if not math.isfinite(number):
+            # No configuration number means anything as NaN or infinity, and NaN passes every "<= 0" check of the
+            # sections' __post_init__ (train.lr=nan trained with NaN updates); one check here covers every float key.
+            raise _NonFiniteNumberError(f"{where}: {value!r} is not a finite number; give a finite value")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}")
@@ -158,11 +171,27 @@ def _dataclass_from_dict(cls: type, data: Mapping[str, Any], where: str = "") ->
             f"unknown configuration key(s) {', '.join(prefix + k for k in unknown)}; "
             f"keys allowed in {where or 'the top level'}: {', '.join(sorted(known))}"
         )
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    kwargs = {}
+    for key, value in data.items():
+        try:
+            kwargs[key] = _convert(value, hints[key], f"{where}.{key}" if where else key)
+        except _NonFiniteNumberError as err:
+            default = _field_default(cls, key)
+            raise ConfigError(f"{err}{f' (default: {default!r})' if default is not dataclasses.MISSING else ''}") from None
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:  # __post_init__ validation
         raise ConfigError(f"{where or 'config'}: {err}") from err
+
+
+def _field_default(cls: type, name: str) -> Any:
+    for f in fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return dataclasses.MISSING
 
 
 def config_from_dict(data: Mapping[str, Any], cls: type = Config) -> Any:

@@ -24,3 +24,25 @@ class UnsafeFileError(UserError):
 
 class CheckpointMismatchError(UserError):
     """A checkpoint does not fit the architecture or hand model it is loaded into."""
+
+
+class DiskFullError(UserError, OSError):
+    """A write failed because the file system holding the file is full (or the user's quota is spent)."""
+
+
+def disk_full_cause(err: BaseException) -> OSError | None:
+    """The "no space left" / "quota exceeded" :class:`OSError` behind ``err``, or None.
+
+    Looks through ``err``'s cause and context chain: ``torch.save`` to a file object reports a failed write as a
+    ``RuntimeError`` ("unexpected pos ...") whose context is the ``OSError(ENOSPC)`` raised by the file's ``write``.
+    """
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -117,7 +117,13 @@ _GLOBAL_NAMES = {
 
 
 def mano_like_arrays(make_random_hand_data, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """Per side, the arrays the loader must return (left: mirrored, i.e. already fixed)."""
+    """Per side, the arrays the loader must return (left: mirrored, i.e. already fixed).
+
+    The loader checks that each file holds the hand its name says (the thumb's side of the palm plane); random joints
+    are either hand, so the right file gets whichever of the mirror pair is right-handed.
+    """
+    from eanet.hand_model.mano import hand_side_from_template
+
     out = {}
     for side in ("right", "left"):
         data = make_random_hand_data(side, seed)
@@ -125,6 +131,8 @@ def mano_like_arrays(make_random_hand_data, seed: int = 0) -> dict[str, dict[str
             k: getattr(data, k)
             for k in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "parents", "faces", "hands_mean")
         }
+    if hand_side_from_template(out["right"]["v_template"], out["right"]["J_regressor"])[0] == "left":
+        out = {"right": out["left"], "left": out["right"]}
     return out
 
 

@@ -30,7 +30,14 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
 
 
 def state(step):
-    return {"format": CHECKPOINT_FORMAT, "position": {"epoch": 0, "global_step": step}, "w": torch.full((2,), step)}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "position": {"epoch": 0, "batches_done": step, "global_step": step},
+        "model": {"w": torch.full((2,), step)},
+        "optimizer": {},
+        "scheduler": {},
+        "scaler": {},
+    }
 
 
 def test_keep_last_latest_pointer_and_best(tmp_path):
@@ -45,7 +52,7 @@ def test_keep_last_latest_pointer_and_best(tmp_path):
     manager.save(state(50), 50)  # prunes step 20, which best.pt still holds
     assert not (tmp_path / "step_00000020.pt").exists()
     best = load_training_checkpoint(tmp_path / "best.pt")
-    assert best["w"].tolist() == [20, 20]
+    assert best["model"]["w"].tolist() == [20, 20]
     assert manager.best() == {"metric": "mpjpe_all", "value": 5.0, "file": "step_00000020.pt", "epoch": 2}
     # a broken pointer falls back to the newest step file
     (tmp_path / "latest.json").write_text("{not json")

@@ -1,7 +1,8 @@
 """``eanet index``: build or check the memory-mapped annotation index of an InterHand2.6M release.
 
 Datasets build their index on first use; this command does it ahead of a run (e.g. before launching many
-processes) and checks an existing one (missing or truncated arrays, CRC32 of every array, changed sources).
+processes) and checks an existing one (missing or truncated arrays, CRC32 of every array, source files whose size or
+content changed since the build, whatever their modification time says).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "build":
             p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
         else:
-            p.add_argument("--quick", action="store_true", help="skip the CRC32 pass over the arrays")
+            p.add_argument("--quick", action="store_true",
+                           help="skip the CRC32 pass over the arrays and compare sampled digests of the source files "
+                                "instead of whole-content ones")  # fmt: skip
         p.set_defaults(func=run)
 
 
@@ -59,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             problems = check_index(directory, full=not args.quick)
             if not problems:
-                stale = _stale_sources(_read_header(directory), paths)
-                if stale:
-                    problems.append(f"source file(s) changed since the build: {', '.join(stale)}")
+                stale = _stale_sources(_read_header(directory), paths, full=not args.quick)
+                problems += [f"source file changed since the build: {what}" for what in stale]
             if problems:
                 status = 1
                 sys.stdout.write(f"{split}: {directory}: PROBLEMS\n" + "".join(f"  - {p}\n" for p in problems))

@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "check",
         help="load MANO_RIGHT.pkl and MANO_LEFT.pkl, report checksums and the left-hand fix, write the cache",
         description=(
-            "Load both MANO files safely (no chumpy, no code from the files runs), validate every array, apply "
-            "the left-hand shapedirs fix (smplx#48), run one forward pass per hand, print SHA-256 checksums, and "
-            "write the converted arrays to the user cache."
+            "Load both MANO files safely (no chumpy, no code from the files runs), validate every array, check that "
+            "each file holds the hand its name says (SHA-256 against the MANO v1.2 release, and the handedness of "
+            "its template: a swapped pair is an error), apply the left-hand shapedirs fix (smplx#48), run one "
+            "forward pass per hand, print SHA-256 checksums, and write the converted arrays to the user cache."
         ),
     )
     check.add_argument(
@@ -64,10 +65,16 @@ def _check(mano_dir: str | None, *, write_cache: bool) -> int:
     right, left = load_mano_pair(files.directory, origin=files.origin, cache=write_cache, refresh_cache=True)
     lines = [f"MANO directory: {files.directory} (from {files.origin})"]
     for data in (right, left):
+        release = "MANO v1.2 release file" if data.extras["mano_v1_2_release"] else "not the MANO v1.2 release file"
         lines.append(
-            f"  {data.side:5s} {files.path(data.side).name}  sha256 {data.extras['sha256']}  "
+            f"  {data.side:5s} {files.path(data.side).name}  sha256 {data.extras['sha256']} ({release})  "
             f"{data.num_verts} vertices, {data.faces.shape[0]} faces, {data.shapedirs.shape[2]} shape components"
         )
+    lines.append(
+        "  sides from the templates (thumb relative to the palm): "
+        + ", ".join(f"{d.side} file {d.extras['side_chirality']:+.3f}" for d in (right, left))
+        + " (positive: a right hand, negative: a left hand)"
+    )
     fixed = left.extras["shapedirs_fix_applied"]
     lines.append(
         "  left-hand shapedirs fix (smplx#48): "

@@ -119,7 +119,7 @@ def build_dataset(
         if train and cfg.augment
         else None
     )
-    return InterHand26M(
+    dataset = InterHand26M(
         cfg.root,
         cfg.train_split if train else cfg.test_split,
         hand_model_data,
@@ -140,6 +140,32 @@ def build_dataset(
         index_cache_dir=cfg.index_cache_dir,
         max_image_retries=cfg.max_image_retries,
         seed=seed,
+    )
+    if train:
+        _check_training_images(dataset, cfg)
+    return dataset
+
+
+def _check_training_images(dataset, cfg: DataConfig) -> None:
+    """Stat every training image now, not when a worker first fails to read one hours into the run."""
+    import logging
+
+    from eanet.errors import MissingFileError
+
+    log = logging.getLogger(__name__)
+    report = dataset.check_image_files()
+    log.info("checked the %s training image files under %s in %.1f s", f"{report.checked:,}", dataset.paths.images,
+             report.seconds)  # fmt: skip
+    if not report.bad:
+        return
+    what = f"data.root={cfg.root}: {report.summary()}."
+    if cfg.missing_images == "warn":
+        log.warning("%s Training on (data.missing_images=warn): their samples are replaced by readable ones.", what)
+        return
+    raise MissingFileError(
+        f"{what} Restore them (InterHand2.6M comes in parts: every part must be unpacked under "
+        f"{dataset.paths.images}), or set data.missing_images=warn to train without them (each such sample is then "
+        "replaced by the next readable one and reported at the end of every epoch)."
     )
 
 

@@ -8,12 +8,17 @@ such a sample and report it (issue 4, "bad input"), so reading goes through :fun
 
 from __future__ import annotations
 
+import os
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "read_image"]
+__all__ = ["ImageReadError", "read_image", "ImageFileCheck", "check_image_files"]
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
@@ -53,3 +58,60 @@ def read_image(path: str | Path) -> np.ndarray:
     if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise ImageReadError(path, "corrupt", "the file does not decode as an image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class ImageFileCheck:
+    """What :func:`check_image_files` found: counts by problem and the first few bad paths."""
+
+    #: Files looked at.
+    checked: int = 0
+    #: ``problem -> count`` for ``missing``, ``empty`` (0 bytes), ``not a regular file`` and ``unreadable``.
+    problems: dict[str, int] = field(default_factory=dict)
+    #: ``(path, problem)`` of the first bad files, in the order checked.
+    examples: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bad(self) -> int:
+        return sum(self.problems.values())
+
+    def summary(self) -> str:
+        """``"3 of 120 image files ... (2 missing, 1 empty); first: a.jpg (missing), ..."``; empty when all is well."""
+        if not self.bad:
+            return ""
+        counts = ", ".join(f"{n} {problem}" for problem, n in sorted(self.problems.items()))
+        shown = ", ".join(f"{path} ({problem})" for path, problem in self.examples)
+        more = f", ... ({self.bad - len(self.examples)} more)" if self.bad > len(self.examples) else ""
+        return f"{self.bad:,} of {self.checked:,} image files cannot be used ({counts}); first: {shown}{more}"
+
+
+def check_image_files(paths: Iterable[str | os.PathLike], max_examples: int = 10) -> ImageFileCheck:
+    """Check that every path is a non-empty regular file, with one ``stat`` each (no reading, no decoding).
+
+    This catches what a partial download or copy leaves behind (missing files, 0-byte files) in seconds for a
+    million images, before a run starts; truncated or corrupt contents are only found when an image is decoded
+    (:func:`read_image`).
+    """
+    report = ImageFileCheck()
+    t0 = time.perf_counter()
+    for path in paths:
+        report.checked += 1
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            problem = "missing"
+        except OSError:
+            problem = "unreadable"
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                problem = "not a regular file"
+            elif st.st_size == 0:
+                problem = "empty"
+            else:
+                continue
+        report.problems[problem] = report.problems.get(problem, 0) + 1
+        if len(report.examples) < max_examples:
+            report.examples.append((str(path), problem))
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -11,6 +11,11 @@ Loading the left hand applies the left-hand ``shapedirs`` fix (vchoutas/smplx#48
 ``common/utils/human_models.py``): MANO's left ``shapedirs[:, 0, :]`` has the wrong sign, so equal betas give
 different left and right shapes. The fix needs the right file, which is read automatically.
 
+Both files are checked to be the hand their name says, so that a swapped pair (which would pass every array check
+and get the left-hand fix applied to the right hand) is an error: by their SHA-256 against the MANO v1.2 release's
+(:data:`MANO_V1_2_SHA256`; another digest only gives a warning) and, for any file, by the handedness of its template
+(:func:`hand_side_from_template`).
+
 Converted arrays may be cached as ``.npz`` in the user cache directory (``$EANET_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/eanet``, else ``~/.cache/eanet``), keyed by the SHA-256 of the source pickles; never in the
 repository. A stale or unreadable entry is detected and rebuilt.
@@ -36,6 +41,7 @@ import numpy as np
 from eanet.errors import InvalidInputError, MissingFileError, UnsafeFileError
 from eanet.hand_model.base import HandModelData, Side
 from eanet.hand_model.skeleton import (
+    MANO_JOINTS_16,
     MANO_NUM_VERTS,
     MANO_PARENTS,
     MANO_TIP_VERTICES_EVAL,
@@ -55,6 +61,8 @@ __all__ = [
     "load_mano_pickle",
     "mano_arrays_from_pickle",
     "left_shapedirs_fix_needed",
+    "MANO_V1_2_SHA256",
+    "hand_side_from_template",
     "resolve_mano_dir",
     "find_mano_files",
     "load_mano_data",
@@ -376,6 +384,150 @@ def left_shapedirs_fix_needed(left_shapedirs: np.ndarray, right_shapedirs: np.nd
     return float(np.abs(left_shapedirs[:, 0, :] - right_shapedirs[:, 0, :]).sum()) < LEFT_FIX_THRESHOLD
 
 
+#: SHA-256 of the two model files of the MANO v1.2 release (``mano_v1_2/models``), measured on the originals. A
+#: file with another digest (re-saved, edited, another release) still loads, with a warning; its side is then known
+#: from its data only.
+MANO_V1_2_SHA256: dict[str, str] = {
+    "right": "45d60aa3b27ef9107a7afd4e00808f307fd91111e1cfa35afd5c4a62de264767",
+    "left": "c4022f7083f2ca7c78b2b3d595abbab52debd32b09d372b16923a801f0ea6a30",
+}
+
+#: ``|chirality|`` (see :func:`hand_side_from_template`) below which a template's side is not trusted. The MANO v1.2
+#: files give +0.157 (right) and -0.157 (left): the thumb's last joint sits well off the palm plane.
+SIDE_CHIRALITY_MIN = 0.05
+
+_JOINT = {name: i for i, name in enumerate(MANO_JOINTS_16)}
+
+
+def hand_side_from_template(v_template: np.ndarray, J_regressor: np.ndarray) -> tuple[Side | None, float]:
+    """Which hand a template is, from where its thumb lies relative to its palm.
+
+    With ``a`` = index knuckle - wrist, ``b`` = pinky knuckle - wrist and ``c`` = thumb's last joint - wrist (rest
+    joints regressed from the template), the normalised triple product ``det[a, b, c] / (|a| |b| |c|)`` tells on
+    which side of the palm plane the thumb lies. A mirror image flips its sign and no rotation or translation
+    changes it, so it is the hand's handedness whatever frame the file uses: positive for a right hand (MANO
+    v1.2: +0.157), negative for a left one (-0.157). (In MANO's own frame the right hand's fingers and thumb point
+    from the wrist towards -x and the left's towards +x; the triple product does not rely on that frame.)
+
+    Args:
+        v_template: ``(V, 3)`` rest vertices.
+        J_regressor: ``(16, V)``.
+
+    Returns:
+        ``(side, chirality)``; side is None when ``|chirality| < SIDE_CHIRALITY_MIN`` (not a hand-like template).
+    """
+    joints = J_regressor @ v_template  # (16, 3)
+    wrist = joints[_JOINT["Wrist"]]
+    a = joints[_JOINT["Index_1"]] - wrist
+    b = joints[_JOINT["Pinky_1"]] - wrist
+    c = joints[_JOINT["Thumb_3"]] - wrist
+    scale = float(np.linalg.norm(a) * np.linalg.norm(b) * np.linalg.norm(c))
+    chirality = float(np.dot(np.cross(a, b), c)) / scale if scale > 0 else 0.0
+    if abs(chirality) < SIDE_CHIRALITY_MIN:
+        return None, chirality
+    return ("right" if chirality > 0 else "left"), chirality
+
+
+def _other(side: Side) -> Side:
+    """The other hand."""
+    return "left" if side == "right" else "right"
+
+
+#: Digests of unknown files already warned about in this process (one warning per file, not per load).
+_WARNED_UNKNOWN: set[str] = set()
+
+
+def _check_release_digests(files: ManoFiles, shas: Mapping[Side, str]) -> dict[Side, bool]:
+    """Compare the files' SHA-256 (``""``: not read) with the MANO v1.2 release's: a file that is the *other* hand's
+    release file is an error (a swapped pair); an unknown digest is a warning. Returns which are release files."""
+    known: dict[Side, bool] = {}
+
+    def wrong(side: Side, sha: str) -> bool:
+        return sha == MANO_V1_2_SHA256[_other(side)]
+
+    if any(sha and wrong(side, sha) for side, sha in shas.items()):
+        # Read the other file's digest too, so that the message can say whether the pair is swapped.
+        every = {side: shas.get(side) or file_sha256(files.path(side)) for side in ("right", "left")}
+        raise _wrong_side_error(
+            files,
+            {
+                side: (_other(side), f"its SHA-256 is that of the MANO v1.2 {_other(side)}-hand file")
+                for side, sha in every.items()
+                if wrong(side, sha)
+            },
+        )
+    for side, sha in shas.items():
+        if not sha:
+            continue
+        known[side] = sha == MANO_V1_2_SHA256[side]
+        if not known[side] and sha not in _WARNED_UNKNOWN:
+            _WARNED_UNKNOWN.add(sha)
+            logger.warning(
+                "%s (sha256 %s) is not the MANO v1.2 release file (sha256 %s); loading it anyway, its side is checked "
+                "from its data only. If it is not a file you converted or edited yourself, download MANO again from "
+                "https://mano.is.tue.mpg.de",
+                files.path(side),
+                sha[:16],
+                MANO_V1_2_SHA256[side][:16],
+            )
+    return known
+
+
+def _wrong_side_error(files: ManoFiles, found: Mapping[Side, tuple[Side, str]]) -> InvalidInputError:
+    """The error for files that hold the other hand: ``found[side] = (side it holds, evidence)``."""
+    parts = [
+        f"{files.path(side).name} holds a {held} hand, not a {side} one ({evidence})"
+        for side, (held, evidence) in found.items()
+    ]
+    swapped = set(found) == {"right", "left"} and all(held != side for side, (held, _) in found.items())
+    if swapped:
+        advice = (
+            f"the two files are swapped: rename {files.right.name} to {files.left.name} and {files.left.name} to "
+            f"{files.right.name} (in {files.directory})"
+        )
+    else:
+        advice = (
+            f"put the original MANO_RIGHT.pkl and MANO_LEFT.pkl of the MANO v1.2 release in {files.directory} "
+            "(https://mano.is.tue.mpg.de)"
+        )
+    return InvalidInputError(
+        f"MANO files in {files.directory} do not match their names: {'; '.join(parts)}. Loading them would give "
+        f"mirrored meshes and apply the left-hand shapedirs fix to the wrong hand. Nothing was loaded or cached: "
+        f"{advice}."
+    )
+
+
+def _check_side(files: ManoFiles, side: Side, arrays: Mapping[str, np.ndarray]) -> float:
+    """Raise when the template of the file named for ``side`` is the other hand; returns its chirality."""
+    detected, chirality = hand_side_from_template(arrays["v_template"], arrays["J_regressor"])
+    if detected is None:
+        logger.warning(
+            "%s: cannot tell from its template which hand it is (chirality %+.3f, a MANO hand gives about +-0.157); "
+            "trusting its name",
+            files.path(side),
+            chirality,
+        )
+    elif detected != side:
+        found: dict[Side, tuple[Side, str]] = {
+            side: (detected, f"its thumb lies on the {detected}-hand side of its palm, chirality {chirality:+.3f}")
+        }
+        other = _other(side)
+        try:  # a full diagnosis: is the other file the mirror case (a swapped pair)?
+            other_arrays, _ = _read_and_convert(files.path(other))
+            other_detected, other_chirality = hand_side_from_template(
+                other_arrays["v_template"], other_arrays["J_regressor"]
+            )
+            if other_detected is not None and other_detected != other:
+                found[other] = (
+                    other_detected,
+                    f"its thumb lies on the {other_detected}-hand side of its palm, chirality {other_chirality:+.3f}",
+                )
+        except (InvalidInputError, UnsafeFileError, OSError):
+            pass  # the error below is about this file; the other one is reported when it is loaded
+        raise _wrong_side_error(files, found)
+    return chirality
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Finding the files
 
@@ -635,7 +787,8 @@ def _load(
     files: ManoFiles, sides: tuple[Side, ...], *, read_cache: bool, write_cache: bool
 ) -> tuple[HandModelData, ...]:
     right_sha = file_sha256(files.right)
-    shas = {"right": right_sha, "left": file_sha256(files.left) if "left" in sides else ""}
+    shas: dict[Side, str] = {"right": right_sha, "left": file_sha256(files.left) if "left" in sides else ""}
+    known = _check_release_digests(files, shas)
     converted: dict[str, dict[str, np.ndarray]] = {}  # pickles read so far (the right is read at most once)
     result = []
     for side in sides:
@@ -645,15 +798,19 @@ def _load(
         if cached is not None:
             arrays, fix_applied = cached
             logger.debug("loaded MANO %s from the cache %s", side, cache_path)
+            # Entries written by older versions were never side-checked (the check costs microseconds).
+            chirality = _check_side(files, side, arrays)
         else:
             arrays, sha = _read_and_convert(path)
             if sha != shas[side]:
                 raise InvalidInputError(f"{path} changed while it was being read; try again")
             converted[side] = arrays
+            chirality = _check_side(files, side, arrays)  # before the left-hand fix and the cache write
             fix_applied = False
             if side == "left":
                 if "right" not in converted:
                     converted["right"], _ = _read_and_convert(files.right)
+                    _check_side(files, "right", converted["right"])
                 fix_applied = left_shapedirs_fix_needed(arrays["shapedirs"], converted["right"]["shapedirs"])
                 if fix_applied:
                     arrays["shapedirs"][:, 0, :] *= -1  # smplx#48: negate the x components of the left blend shapes
@@ -671,6 +828,8 @@ def _load(
             "right_sha256": right_sha,
             "shapedirs_fix_applied": fix_applied,
             "from_cache": cached is not None,
+            "side_chirality": chirality,
+            "mano_v1_2_release": known.get(side, False),
         }
         result.append(_to_data(side, arrays, extras))
     return tuple(result)

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,7 +97,16 @@ def save_state(
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=metadata)
+    # Written under a temporary name, then renamed: a failed write (full disk, kill) keeps the previous file whole.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: Mapping[str, str] | None = None) -> None:
@@ -129,8 +139,6 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
     """Read one of our checkpoints: ``(state dict on CPU, resolved Config, metadata)``."""
     from safetensors import SafetensorError, safe_open
 
-    from eanet.config import config_from_dict
-
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
@@ -151,8 +159,30 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
             f"{path} has checkpoint format version {metadata.get('format_version')!r}; this eanet reads version "
             f"{FORMAT_VERSION}"
         )
-    cfg = config_from_dict(json.loads(metadata["config"]))
+    cfg = _config_from_metadata(metadata, path)
     return state, cfg, metadata
+
+
+def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
+    """The resolved configuration a checkpoint records, or an error naming the file and what is wrong with it."""
+    from eanet.config import ConfigError, config_from_dict
+
+    remedy = "the file was damaged or edited; download or copy it again from where it came from"
+    text = metadata.get("config")
+    if text is None:
+        raise InvalidInputError(f"{path} records no configuration (metadata key 'config' is missing): {remedy}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInputError(f"{path}: the recorded configuration is not valid JSON ({err}): {remedy}") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"{path}: the recorded configuration is a JSON {type(data).__name__}, not a mapping: {remedy}"
+        )
+    try:
+        return config_from_dict(data)
+    except ConfigError as err:
+        raise InvalidInputError(f"{path}: the recorded configuration is not valid ({err}): {remedy}") from None
 
 
 def _resolve_hand_model_cfg(

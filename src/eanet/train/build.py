@@ -20,6 +20,7 @@ from eanet.train.loop import Trainer, TrainResult
 
 __all__ = [
     "check_config",
+    "check_output_dir",
     "build_trainer",
     "train",
     "export_model",
@@ -47,6 +48,50 @@ def check_config(cfg: Config) -> None:
         logger.warning("train.lr_milestones %s include epochs past train.epochs=%d", list(milestones), cfg.train.epochs)
 
 
+def check_output_dir(output_dir: str | Path) -> Path:
+    """Create the run directory if needed and make sure this process can write files in it.
+
+    Called before the model and the data are built, so that a run directory that is a file, sits under a file, or
+    is not writable fails in a second with a message naming it, not with a traceback minutes later.
+
+    Raises:
+        ConfigError: ``output_dir`` cannot hold the run; the message says why and what to do.
+    """
+    import os
+    import tempfile
+
+    path = Path(output_dir)
+    what = f"output_dir={output_dir}"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{what} is an existing file, not a directory; the run writes its configuration, logs and checkpoints "
+            "into a directory: choose another output_dir (a new or existing directory)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        raise ConfigError(
+            f"{what} cannot be created: {blocking or 'a part of the path'} is a file, not a directory; choose "
+            "another output_dir"
+        ) from None
+    except OSError as err:
+        raise ConfigError(
+            f"{what} cannot be created ({err.strerror or err}); choose an output_dir on a writable disk, or fix the "
+            "permissions of its parent directory"
+        ) from None
+    try:  # os.access can be wrong (network file systems, root, read-only mounts): try an actual file
+        fd, probe = tempfile.mkstemp(prefix=".eanet-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ConfigError(
+            f"{what} is not writable ({err.strerror or err}); choose another output_dir, or make {path} writable "
+            "for this user"
+        ) from None
+    return path
+
+
 def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     """Build the model, training set, collation, hand-model targets and held-out evaluation for ``cfg``."""
     from eanet.data import build_collator, build_dataset
@@ -56,6 +101,7 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     from eanet.train.seeding import seed_everything
 
     check_config(cfg)
+    check_output_dir(cfg.output_dir)  # before the minutes of building the model and opening the data
     seed_everything(cfg.seed)  # same initial weights on every process
     model = build_model(cfg.model, cfg.hand_model)
     right, left = model.hand_models["right"], model.hand_models["left"]
@@ -151,14 +197,47 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
 def export_model(trainer: Trainer, cfg: Config, path: str | Path) -> Path:
     """Write the trained weights as a released model file (``eanet.model.checkpoint`` safetensors format)."""
     from eanet.model.checkpoint import save_model
+    from eanet.train.checkpoint import disk_full_error
 
     path = Path(path)
-    save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(trainer.position.global_step)})
+    try:
+        save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(trainer.position.global_step)})
+    except Exception as err:
+        full = disk_full_error(
+            err, path, "the model weights", f"The training checkpoints in {trainer.checkpoints.directory} are intact."
+        )
+        if full is not None:
+            raise full from err
+        raise
     return path
 
 
 def train(cfg: Config, device: torch.device) -> TrainResult:
-    """Train with ``cfg`` on ``device``; rank 0 exports ``<output_dir>/model.safetensors`` (and ``best.safetensors``)."""
+    """Train with ``cfg`` on ``device``; rank 0 exports ``<output_dir>/model.safetensors`` (and ``best.safetensors``).
+
+    Raises:
+        DiskFullError: a write into the run directory (checkpoint, log, TensorBoard event, exported weights) failed
+            for lack of space; the message names the run directory and its newest complete checkpoint.
+    """
+    from eanet.errors import DiskFullError, UserError, disk_full_cause
+    from eanet.train.checkpoint import CheckpointManager
+
+    try:
+        return _train(cfg, device)
+    except Exception as err:
+        cause = None if isinstance(err, UserError) else disk_full_cause(err)
+        if cause is None:
+            raise
+        directory = Path(cfg.output_dir)
+        newest = CheckpointManager(directory / "checkpoints").latest()
+        raise DiskFullError(
+            f"the disk is full: a write into the run directory {directory} failed ({cause.strerror or cause}). "
+            + (f"The newest complete checkpoint is {newest}. " if newest else "No checkpoint had been written yet. ")
+            + "Free some space there (or move output_dir to a larger disk), then continue with train.resume=auto."
+        ) from err
+
+
+def _train(cfg: Config, device: torch.device) -> TrainResult:
     from eanet.train import distributed as dist_utils
     from eanet.train.checkpoint import load_model_state, load_training_checkpoint
 

@@ -32,7 +32,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
+from eanet.errors import (
+    CheckpointMismatchError,
+    DiskFullError,
+    InvalidInputError,
+    MissingFileError,
+    disk_full_cause,
+)
 from eanet.fileio import atomic_write
 
 __all__ = [
@@ -42,6 +48,8 @@ __all__ = [
     "atomic_torch_save",
     "load_training_checkpoint",
     "load_model_state",
+    "nonfinite_tensors",
+    "disk_full_error",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,8 +67,37 @@ def _atomic_json(data: Mapping[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: f.write((json.dumps(data, indent=2) + "\n").encode()))
 
 
+def disk_full_error(err: BaseException, path: str | Path, what: str, intact: str = "") -> DiskFullError | None:
+    """A :class:`DiskFullError` for ``err`` when a full disk (or quota) caused it, else None.
+
+    Args:
+        err: the exception the write raised.
+        path: the file that was being written.
+        what: what that file is, for the message (e.g. ``"the checkpoint"``).
+        intact: a sentence on what is still safe (e.g. the newest complete checkpoint).
+    """
+    cause = disk_full_cause(err)
+    if cause is None:
+        return None
+    path = Path(path)
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free now"
+    except OSError:
+        free = "free space unknown"
+    return DiskFullError(
+        f"the disk is full: writing {what} {path} failed ({cause.strerror or cause}; {free} on the file system of "
+        f"{path.parent}). {intact + ' ' if intact else ''}Free some space there (or lower train.keep_last, or move "
+        "output_dir to a larger disk), then continue the run with train.resume=auto."
+    )
+
+
+#: Entries every training checkpoint holds (``position`` with ``epoch``, ``batches_done`` and ``global_step``).
+_REQUIRED_ENTRIES = ("model", "optimizer", "scheduler", "scaler", "position")
+
+
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint on the CPU with ``weights_only=True``; clear errors for missing or foreign files."""
+    """Read a training checkpoint on the CPU with ``weights_only=True``; clear errors for missing, foreign or
+    incomplete files."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"training checkpoint {str(path)!r} does not exist; check train.resume")
@@ -76,7 +113,31 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not an eanet training checkpoint (no format tag {CHECKPOINT_FORMAT!r}); to start from model "
             "weights only, use a released model file instead of train.resume"
         )
+    missing = [key for key in _REQUIRED_ENTRIES if key not in state]
+    position = state.get("position")
+    if not missing and not (
+        isinstance(position, dict)
+        and all(isinstance(position.get(k), int) for k in ("epoch", "batches_done", "global_step"))
+    ):
+        missing.append("position.epoch/batches_done/global_step")
+    if not isinstance(state.get("model", {}), dict):
+        missing.append("model (not a state dict)")
+    if missing:
+        raise InvalidInputError(
+            f"{path} is an incomplete training checkpoint (missing or malformed: {', '.join(missing)}); it was "
+            "damaged or written by other code. Resume from another file of its checkpoints directory."
+        )
     return state
+
+
+def nonfinite_tensors(module: nn.Module, limit: int = 5) -> tuple[list[str], int]:
+    """Names of the first ``limit`` floating-point parameters and buffers of ``module`` holding NaN or infinity,
+    and how many there are in all."""
+    bad = []
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor.detach()).all()):
+            bad.append(name)
+    return bad[:limit], len(bad)
 
 
 def load_model_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
@@ -150,20 +211,61 @@ class CheckpointManager:
         return files[-1][1] if files else None
 
     def best(self) -> dict[str, Any] | None:
+        """The best checkpoint's record (``best.json``), or None before the first evaluation.
+
+        Raises:
+            InvalidInputError: ``best.json`` is damaged (not JSON, or without its metric value or file name).
+        """
         path = self.directory / "best.json"
         if not path.is_file():
             return None
-        return json.loads(path.read_text())
+        problem = ""
+        try:
+            record = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            record, problem = None, f"it is not valid JSON ({err})"
+        if not problem and not (
+            isinstance(record, dict)
+            and isinstance(record.get("value"), (int, float))
+            and isinstance(record.get("file"), str)
+        ):
+            problem = "it lacks the numeric 'value' or the 'file' of the best checkpoint"
+        if problem:
+            raise InvalidInputError(
+                f"{path} is damaged: {problem}. It only records which checkpoint scored best; delete it and "
+                "best.pt (the next evaluation then picks a new best), or restore it, then run again."
+            )
+        return record
 
     # ---- writing
     def save(self, state: Mapping[str, Any], global_step: int) -> Path:
-        """Write ``step_<global_step>.pt`` atomically, point ``latest.json`` at it and prune old ones."""
-        path = atomic_torch_save(dict(state), self.directory / f"step_{global_step:08d}.pt")
-        position = state.get("position", {})
-        _atomic_json(
-            {"file": path.name, "epoch": position.get("epoch"), "global_step": global_step},
-            self.directory / "latest.json",
-        )
+        """Write ``step_<global_step>.pt`` atomically, point ``latest.json`` at it and prune old ones.
+
+        Old checkpoints are pruned only after the new one and ``latest.json`` are complete on disk, so a failed
+        write (e.g. a full disk: :class:`DiskFullError`) leaves every earlier checkpoint in place.
+        """
+        previous = self.latest()
+        path = self.directory / f"step_{global_step:08d}.pt"
+        pointer = self.directory / "latest.json"
+        target = path
+        try:
+            atomic_torch_save(dict(state), path)
+            target = pointer
+            position = state.get("position", {})
+            _atomic_json({"file": path.name, "epoch": position.get("epoch"), "global_step": global_step}, pointer)
+        except Exception as err:
+            intact = (
+                f"No checkpoint was lost: the newest complete one is still {previous}."
+                if previous is not None
+                else "No earlier checkpoint exists in this run."
+            )
+            if target is pointer:
+                intact = f"{path.name} was written completely, but latest.json still names the previous checkpoint."
+            what = "the training checkpoint" if target is path else "the pointer to the newest checkpoint"
+            full = disk_full_error(err, target, what, intact)
+            if full is not None:
+                raise full from err
+            raise
         self._prune()
         self._clean_temporaries()
         return path
@@ -179,15 +281,25 @@ class CheckpointManager:
         if not self.is_better(value):
             return False
         target = self.directory / "best.pt"
-        fd, tmp = tempfile.mkstemp(prefix=".best.pt.", suffix=".tmp", dir=self.directory)
-        os.close(fd)
-        os.unlink(tmp)
         try:
-            os.link(path, tmp)  # a hard link costs no space and survives pruning of ``path``
-        except OSError:
-            shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
-        _atomic_json({"metric": metric, "value": value, "file": path.name, **info}, self.directory / "best.json")
+            fd, tmp = tempfile.mkstemp(prefix=".best.pt.", suffix=".tmp", dir=self.directory)
+            os.close(fd)
+            os.unlink(tmp)
+            try:
+                try:
+                    os.link(path, tmp)  # a hard link costs no space and survives pruning of ``path``
+                except OSError:
+                    shutil.copyfile(path, tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            _atomic_json({"metric": metric, "value": value, "file": path.name, **info}, self.directory / "best.json")
+        except Exception as err:
+            full = disk_full_error(err, target, "the best checkpoint", "The step checkpoints are intact.")
+            if full is not None:
+                raise full from err
+            raise
         return True
 
     def _prune(self) -> None:

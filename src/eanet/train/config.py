@@ -124,13 +124,13 @@ class TrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if list(self.lr_milestones) != sorted(self.lr_milestones):
             raise ValueError(f"lr_milestones must be increasing, got {list(self.lr_milestones)}")
-        if self.lr <= 0:
+        if not self.lr > 0:  # also false for NaN
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.keep_last < 1:
             raise ValueError(f"keep_last must be at least 1, got {self.keep_last}")
         if self.max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be at least 1, got {self.max_nonfinite_steps}")
-        if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
+        if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
             raise ValueError(f"grad_clip_norm must be positive or null, got {self.grad_clip_norm}")
         if self.checkpoint_every_epochs < 0:
             raise ValueError(f"checkpoint_every_epochs must be 0 or more, got {self.checkpoint_every_epochs}")

@@ -31,15 +31,17 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from eanet.config import Config, config_to_dict, dump_config
-from eanet.errors import UserError
+from eanet.errors import InvalidInputError, UserError
 from eanet.losses import compute_losses, total_loss
 from eanet.train import distributed as dist_utils
 from eanet.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     CheckpointManager,
+    atomic_write,
     load_model_state,
     load_training_checkpoint,
+    nonfinite_tensors,
 )
 from eanet.train.monitor import RunMonitor, format_duration
 from eanet.train.optim import autocast_dtype, build_grad_scaler, build_optimizer, build_scheduler
@@ -53,7 +55,15 @@ from eanet.train.seeding import (
     set_rng_state,
 )
 
-__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "EvaluateFn", "move_to_device", "cpu_threads_for"]
+__all__ = [
+    "Trainer",
+    "TrainResult",
+    "NonFiniteLossError",
+    "NonFiniteModelError",
+    "EvaluateFn",
+    "move_to_device",
+    "cpu_threads_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +74,10 @@ EvaluateFn = Callable[[nn.Module, int], Mapping[str, float]]
 
 class NonFiniteLossError(UserError):
     """Too many consecutive training steps had a non-finite loss or gradient."""
+
+
+class NonFiniteModelError(NonFiniteLossError):
+    """The model's parameters or buffers (e.g. BatchNorm statistics) hold NaN or infinity: nothing is saved."""
 
 
 @dataclass
@@ -179,10 +193,15 @@ class Trainer:
         self.nonfinite_consecutive = 0
         self.last_metrics: dict[str, float] = {}
         self._saved_step = -1
+        #: The newest checkpoint known to hold a finite model (every one this run writes is checked first).
+        self.last_good_checkpoint: Path | None = None
+        if self.is_main:
+            self.checkpoints.best()  # a damaged best.json is an error now, not after hours of training
         resume_path = self._resolve_resume()
         if resume_path is not None:
             self._load(resume_path)
             self._saved_step = self.position.global_step
+            self.last_good_checkpoint = resume_path
         else:
             self._fresh_start()
 
@@ -201,7 +220,8 @@ class Trainer:
             resume_step=self.position.global_step,
         )
         if self.is_main:
-            dump_config(cfg, self.output_dir / "config.yaml")
+            text = dump_config(cfg).encode()
+            atomic_write(self.output_dir / "config.yaml", lambda f: f.write(text))  # a full disk keeps the old one
 
     # ------------------------------------------------------------------------------------------------------------
     # start and resume
@@ -245,6 +265,15 @@ class Trainer:
     def _load(self, path: Path) -> None:
         state = load_training_checkpoint(path)
         load_model_state(self.model, state["model"], source=str(path))
+        bad, count = nonfinite_tensors(self.model)
+        if count:
+            others = [p.name for _, p in self.checkpoints.step_files() if p.resolve() != path.resolve()]
+            raise InvalidInputError(
+                f"{path} holds a model with NaN or infinite values in {count} tensor(s) ({', '.join(bad)}); training "
+                "from it cannot recover. Resume from an earlier checkpoint with train.resume=PATH"
+                + (f" (others in {self.checkpoints.directory}: {', '.join(others)})" if others else "")
+                + ", or start a new run."
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self._apply_configured_schedule()
@@ -352,16 +381,48 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path | None:
-        """Write a checkpoint of the current position (collective; rank 0 writes). Returns its path on rank 0."""
+        """Write a checkpoint of the current position (collective; rank 0 writes). Returns its path on rank 0.
+
+        Raises:
+            NonFiniteModelError: a parameter or buffer is NaN or infinite. Nothing is written and nothing is pruned:
+                a poisoned checkpoint would replace the good ones under ``train.keep_last`` and be what
+                ``train.resume=auto`` reloads.
+        """
         if self._saved_step == self.position.global_step:
             return self.checkpoints.latest() if self.is_main else None
+        self._check_model_finite()
         state = self._state()
         path = None
         if self.is_main:
             path = self.checkpoints.save(state, self.position.global_step)
             logger.info("checkpoint %s", path)
         self._saved_step = self.position.global_step
+        self.last_good_checkpoint = self.checkpoints.directory / f"step_{self.position.global_step:08d}.pt"
         return path
+
+    def _check_model_finite(self) -> None:
+        """Raise :class:`NonFiniteModelError` (on every process alike) when the model holds NaN or infinity."""
+        bad, count = nonfinite_tensors(self.model)
+        # BatchNorm statistics are per process: every process must agree, or only some would stop.
+        finite = dist_utils.all_reduce_min(torch.tensor([0 if count else 1], dtype=torch.int32, device=self.device))
+        if bool(finite.item()):
+            return
+        where = f"{count} tensor(s) such as {', '.join(bad)}" if count else "tensors of another process"
+        raise NonFiniteModelError(
+            f"training stopped at step {self.position.global_step}: the model holds NaN or infinite values in "
+            f"{where} (e.g. BatchNorm statistics after an overflowing batch, or weights that diverged). No "
+            f"checkpoint was written for this step and none was pruned. {self._resume_advice()}"
+        )
+
+    def _resume_advice(self) -> str:
+        """Where to continue after a numerical failure: the last checkpoint known to hold a finite model."""
+        advice = (
+            "What to try: lower train.lr, set train.grad_clip_norm (e.g. 1.0), use train.amp=none or bf16, check the "
+            "data; then "
+        )
+        if self.last_good_checkpoint is None:
+            return advice + f"start again: no checkpoint of a finite model was written in {self.checkpoints.directory}."
+        return advice + f"resume from the last checkpoint of a finite model: train.resume={self.last_good_checkpoint}"
 
     # ------------------------------------------------------------------------------------------------------------
     # one step
@@ -423,9 +484,7 @@ class Trainer:
                 f"training stopped at step {self.position.global_step}: {self.nonfinite_consecutive} consecutive steps "
                 f"had a non-finite loss or gradient (last bad terms: {', '.join(bad) or 'gradients only'}); no update "
                 "was applied for them. Likely causes: a learning rate too high for this batch size, fp16 overflow, "
-                "or NaN/inf in *valid* targets of the data. What to try: lower train.lr, set train.grad_clip_norm "
-                "(e.g. 1.0), use train.amp=none or bf16, check the dataset; then resume from the last good checkpoint "
-                f"with train.resume=auto (the checkpoints in {self.checkpoints.directory} predate the failure)."
+                f"or NaN/inf in *valid* targets of the data. {self._resume_advice()}"
             )
 
     # ------------------------------------------------------------------------------------------------------------

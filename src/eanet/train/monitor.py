@@ -93,7 +93,11 @@ class RunMonitor:
                 continue  # a line cut short by a kill
             if rec.get("global_step", 0) <= resume_step:
                 kept.append(line)
-        path.write_text("".join(line + "\n" for line in kept))
+        # Atomically: rewriting in place on a full disk would leave the log truncated.
+        from eanet.train.checkpoint import atomic_write
+
+        text = "".join(line + "\n" for line in kept).encode()
+        atomic_write(path, lambda f: f.write(text))
 
     # ---- records
     def record(self, kind: str, global_step: int, values: Mapping[str, Any], **extra: Any) -> None:
