@@ -635,9 +635,8 @@ def test_unreadable_manifest_is_a_clear_error_not_mano(tmp_path, text):
 
 
 def test_split_frames_sizes_one_split_and_is_checked(tmp_path):
-    from eanet.errors import InvalidInputError
-
     from eanet.data.synthetic import generate_synthetic_dataset
+    from eanet.errors import InvalidInputError
 
     cfg = _config(num_frames=4, split_frames={"test": 2}, splits=("train", "test"), hic_frames=0, masks=False,
                   frames_per_sequence=2)  # fmt: skip
