@@ -11,7 +11,7 @@ from eanet.model.config import ModelConfig
     "override, message",
     [
         ("model.width=30", "not divisible by num_heads"),
-        ("model.input_size=[250, 256]", "multiples of 32"),
+        ("model.input_size=[250, 256]", "multiples of output_stride 32"),
         ("model.input_size=[32, 32]", "at least 64"),
         ("model.sjt_depth=-1", "sjt_depth must be at least 0"),
         ("model.interaction=eablock_v2", "model.interaction"),
@@ -71,6 +71,17 @@ def test_output_stride_16_dilates_the_last_stage_without_changing_weights(name):
     assert any(c.dilation == (2, 2) for c in convs)
     with pytest.raises(ValueError, match="output_stride"):
         ResNetBackbone(name, output_stride=8)
+
+
+def test_three_stage_trunk_gives_c4_at_stride_16():
+    backbone = ResNetBackbone("resnet18", output_stride=16, stages=3)
+    assert backbone.out_channels == 256
+    assert backbone(torch.rand(1, 3, 128, 64)).shape == (1, 256, 8, 4)
+    assert not any(k.startswith("layer4.") for k in backbone.state_dict())
+    with pytest.raises(ValueError, match="16 with 3 stages"):
+        ResNetBackbone("resnet18", output_stride=32, stages=3)
+    with pytest.raises(ValueError, match="set output_stride to 16"):
+        ModelConfig(backbone_stages=3)
 
 
 def test_output_stride_sets_the_feature_grid_and_is_checked():

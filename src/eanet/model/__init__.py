@@ -52,6 +52,7 @@ def model_kwargs(cfg: ModelConfig) -> dict:
         backbone_weights=cfg.backbone_weights,
         input_size=tuple(cfg.input_size),
         output_stride=cfg.output_stride,
+        backbone_stages=cfg.backbone_stages,
         width=cfg.width,
         num_heads=cfg.num_heads,
         mlp_ratio=cfg.mlp_ratio,

@@ -43,24 +43,36 @@ class ResNetBackbone(nn.Module):
             before it and its later 3x3 convolutions are dilated by 2 to keep their receptive field (DeepLab's
             ``replace_stride_with_dilation``, done here for BasicBlock trunks too). No weight changes shape, so
             ImageNet weights load either way.
+        stages: 4 (the whole trunk, C5) or 3 (stop after ``layer3``: C4 features at stride 16 with half of
+            C5's channels, for CPU recipes: at 128 px the dilated last stage costs more than the three before it).
+            With 3 stages ``output_stride`` must be 16; ImageNet weights then load without the ``layer4.*`` keys.
     """
 
-    def __init__(self, name: str = "resnet50", weights: str | Path | None = None, output_stride: int = 32) -> None:
+    def __init__(
+        self, name: str = "resnet50", weights: str | Path | None = None, output_stride: int = 32, stages: int = 4
+    ) -> None:
         super().__init__()
         import torchvision
 
         if name not in BACKBONE_CHANNELS:
             raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONE_CHANNELS)}")
         net = getattr(torchvision.models, name)(weights=None)
+        if stages not in (3, 4):
+            raise ValueError(f"stages must be 3 or 4, got {stages}")
+        if output_stride not in (16, 32) or (stages == 3 and output_stride != 16):
+            raise ValueError(
+                f"output_stride must be 16 or 32 (16 with 3 stages), got {output_stride} with {stages} stages"
+            )
         self.name = name
-        self.out_channels = BACKBONE_CHANNELS[name]
+        # C4 has half of C5's channels in every torchvision ResNet.
+        self.out_channels = BACKBONE_CHANNELS[name] if stages == 4 else BACKBONE_CHANNELS[name] // 2
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
-        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
-        if output_stride == 16:
+        self.layer1, self.layer2, self.layer3 = net.layer1, net.layer2, net.layer3
+        self.layer4 = net.layer4 if stages == 4 else nn.Identity()
+        if stages == 4 and output_stride == 16:
             _dilate_last_stage(self.layer4)
-        elif output_stride != 32:
-            raise ValueError(f"output_stride must be 16 or 32, got {output_stride}")
         self.output_stride = output_stride
+        self.stages = stages
         self._init_official()
         if weights is not None:
             self.load_pretrained(weights)
@@ -93,7 +105,8 @@ class ResNetBackbone(nn.Module):
             if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
                 state = state["state_dict"]
             source = str(path)
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        dropped = ("fc.",) if self.stages == 4 else ("fc.", "layer4.")
+        state = {k: v for k, v in state.items() if not k.startswith(dropped)}
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))

@@ -42,6 +42,9 @@ class ModelConfig:
     #: DeepLab): four times the tokens and heatmap cells for the same input, so small CPU recipes get a heatmap grid
     #: fine enough to localise joints (a 128 px crop: 8x8 instead of 4x4).
     output_stride: int = 32
+    #: ResNet stages of the trunk: 4 (official, C5) or 3 (C4 at stride 16, half the channels; needs
+    #: ``output_stride: 16``): the light trunk of the CPU recipe ``synthetic-cpu``.
+    backbone_stages: int = 4
     #: Channel width ``c`` of the per-hand features, of every FuseFormer token and of the joint features
     #: (official: 512 = C/4; the paper's "Light" variant: 256 = C/8).
     width: int = 512
@@ -73,6 +76,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.output_stride not in OUTPUT_STRIDES:
             raise ValueError(f"output_stride must be one of {list(OUTPUT_STRIDES)}, got {self.output_stride}")
+        if self.backbone_stages not in (3, 4):
+            raise ValueError(f"backbone_stages must be 3 or 4, got {self.backbone_stages}")
+        if self.backbone_stages == 3 and self.output_stride != 16:
+            raise ValueError("backbone_stages 3 gives stride-16 features: set output_stride to 16")
         stride = self.output_stride
         h, w = self.input_size
         if h % stride or w % stride or h < 2 * stride or w < 2 * stride:

@@ -45,7 +45,8 @@ class EANet(nn.Module):
         backbone_weights: ``None``, ``"imagenet"`` or a state-dict path (see :class:`ResNetBackbone`).
         input_size: ``(H, W)`` of the input; multiples of ``output_stride``. Token and heatmap grids are
             ``(H / output_stride, W / output_stride)``.
-        output_stride: stride of the backbone's C5 features, 32 (official) or 16 (last stage dilated).
+        output_stride: stride of the backbone's features, 32 (official) or 16 (last stage dilated, or dropped).
+        backbone_stages: ResNet stages, 4 (official) or 3 (C4 features; ``output_stride`` 16).
         width: hand-feature and token width ``c`` (official 512).
         num_heads: heads of the interaction transformers.
         mlp_ratio: MLP ratio of every transformer block.
@@ -71,6 +72,7 @@ class EANet(nn.Module):
         backbone_weights: str | None = None,
         input_size: tuple[int, int] = (256, 256),
         output_stride: int = 32,
+        backbone_stages: int = 4,
         width: int = 512,
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
@@ -88,7 +90,7 @@ class EANet(nn.Module):
     ) -> None:
         super().__init__()
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.backbone = ResNetBackbone(backbone, output_stride=output_stride)
+        self.backbone = ResNetBackbone(backbone, output_stride=output_stride, stages=backbone_stages)
         stride = self.backbone.output_stride
         h, w = self.input_size[0] // stride, self.input_size[1] // stride
         self.feature_grid = (h, w)
