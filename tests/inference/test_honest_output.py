@@ -54,7 +54,8 @@ def test_synthetic_checkpoint_warns_in_json_summary_and_printed_lines(checkpoint
         assert len(data["warning_codes"]) == len(data["warnings"])
         assert "trained only on synthetic images (/data/synth)" in data["warnings"][0]
         assert "average hands" in data["warnings"][0] and "--fit keypoints" in data["warnings"][0]
-        assert data["model"]["training_data"]["synthetic"] is True and data["model"]["training_data"]["global_step"] == 3
+        recorded = data["model"]["training_data"]
+        assert recorded["synthetic"] is True and recorded["global_step"] == 3
     summary = json.loads((out / "summary.json").read_text())
     assert [w["code"] for w in summary["model_warnings"]] == ["synthetic_training_data"]
     assert "synthetic_training_data" in summary["inputs"][0]["warning_codes"]

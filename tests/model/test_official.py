@@ -107,7 +107,7 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     assert cfg.hand_model.kind == "mano" and cfg.hand_model.mano_dir is None
     assert metadata["official_epoch"] == "29" and metadata["source"] == "official:snapshot_29.pth.tar"
     release = read_training_data(ours_path)  # the release: InterHand2.6M, real photos
-    assert release.dataset == "interhand26m" and release.synthetic is False and release.origin == "official EANet release"
+    assert (release.dataset, release.synthetic, release.origin) == ("interhand26m", False, "official EANet release")
     mapping = official_key_map()
     assert set(state) == set(mapping.values())
     for official, ours in mapping.items():
