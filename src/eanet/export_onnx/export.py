@@ -375,7 +375,6 @@ def load_for_export(
     from eanet.config import Config
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.official import load_official, official_model_config
-
     from eanet.model.provenance import official_training_data
 
     model, meta = load_official(checkpoint, mano_dir, hand_model_cfg=hand_model_cfg, device="cpu", with_metadata=True)
