@@ -112,6 +112,31 @@ def random_hand_data() -> Any:
     return _random_hand_data("right")
 
 
+def _hand_legend_corners(image: Any, suffix: str = "hand") -> list[str]:
+    """The corners of an RGB picture where the right/left legend's colour squares are, each in its hand's colour."""
+    import numpy as np
+
+    from eanet.render.draw import LEGEND_CORNERS, legend_layout
+    from eanet.render.scene import HAND_COLORS
+
+    height, width = image.shape[:2]
+    found = []
+    for corner in LEGEND_CORNERS:
+        layout = legend_layout(width, height, tuple(HAND_COLORS), corner, suffix)
+        centres = {name: image[y + h // 2, x + w // 2].astype(int) for name, (x, y, w, h) in layout.swatches.items()}
+        expected = {name: np.rint(np.asarray(color) * 255).astype(int) for name, color in HAND_COLORS.items()}
+        if all(np.abs(centres[name] - expected[name]).max() <= 1 for name in HAND_COLORS):
+            found.append(corner)
+    return found
+
+
+@pytest.fixture
+def find_hand_legend() -> Callable[..., list[str]]:
+    """``find_hand_legend(rgb, suffix="hand") -> [corner, ...]``: where a picture has the right/left colour legend
+    (its squares' centres in the hands' colours; :func:`eanet.render.draw.legend_layout` gives their place)."""
+    return _hand_legend_corners
+
+
 @pytest.fixture(autouse=True)
 def _restore_eanet_logger() -> Iterator[None]:
     import logging

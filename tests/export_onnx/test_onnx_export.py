@@ -68,6 +68,7 @@ def test_metadata_records_config_hand_model_and_checkpoint(exported):
     assert meta["checkpoint_sha256"] == file_sha256(exported.checkpoint)
     assert meta["checkpoint_file"] == "tiny.safetensors"
     assert int(meta["opset"]) >= 18
+    assert json.loads(meta["training_data"])["synthetic"] is True  # the checkpoint's record, carried on
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,7 @@ def test_predictor_runs_on_the_onnx_file(exported):
     got = onnx_predictor.predict(image, cropped=True)
     ref = torch_predictor.predict(image, cropped=True)
     assert got.model["backend"] == "onnxruntime"
+    assert got.warnings[0].code == "synthetic_training_data" and got.model["training_data"]["global_step"] == 5
     for side in ("right", "left"):
         a, b = getattr(got, side), getattr(ref, side)
         np.testing.assert_array_equal(a.faces, b.faces)

@@ -76,7 +76,10 @@ def test_box_partly_outside_the_photo_is_clipped_and_said(runner):
 
     result = runner.process(png_bytes(), "box", "-40, -30, 90, 70")
     assert result.ok, result.message
-    assert "reaches outside the 96x80 image" in result.message  # shown to the user with the result
+    from eanet.web.app import warnings_markdown
+
+    # shown to the user with the result, in the warnings box above the pictures
+    assert "reaches outside the 96x80 image" in warnings_markdown(result.warnings) and "warning" in result.message
     data = json.loads(result.json_path.read_text())
     assert data["crop"]["hands_box_xywh"] == [0.0, 0.0, 50.0, 40.0]
 

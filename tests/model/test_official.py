@@ -12,7 +12,7 @@ from test_eanet import _perturb_
 from eanet.cli import main
 from eanet.errors import CheckpointMismatchError, UnsafeFileError
 from eanet.model import build_model
-from eanet.model.checkpoint import read_checkpoint
+from eanet.model.checkpoint import read_checkpoint, read_training_data
 from eanet.model.official import (
     convert_official_state_dict,
     expected_state_shapes,
@@ -22,6 +22,7 @@ from eanet.model.official import (
     read_official_checkpoint,
     to_official_state_dict,
 )
+from eanet.model.provenance import official_training_data
 
 # ----------------------------------------------------------------------------------------------------------------
 # the key table
@@ -105,6 +106,8 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     state, cfg, metadata = read_checkpoint(ours_path)
     assert cfg.hand_model.kind == "mano" and cfg.hand_model.mano_dir is None
     assert metadata["official_epoch"] == "29" and metadata["source"] == "official:snapshot_29.pth.tar"
+    release = read_training_data(ours_path)  # the release: InterHand2.6M, real photos
+    assert (release.dataset, release.synthetic, release.origin) == ("interhand26m", False, "official EANet release")
     mapping = official_key_map()
     assert set(state) == set(mapping.values())
     for official, ours in mapping.items():
@@ -113,6 +116,7 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     assert main(["convert-official", str(ours_path), str(back_path), "--to-official"]) == 0
     back = torch.load(back_path, map_location="cpu", weights_only=True)
     assert back["epoch"] == 29
+    assert official_training_data(back, str(back_path)) == release  # the record travels with the weights
     assert set(back["network"]) == {"module." + k for k in network}
     for key, value in network.items():
         assert torch.equal(back["network"]["module." + key], value), key

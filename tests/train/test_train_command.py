@@ -57,9 +57,18 @@ def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp
     assert [r["epoch"] for r in records if r["kind"] == "eval"] == [0, 1, 2]
 
     from eanet.model import load_model
+    from eanet.model.checkpoint import read_training_data
+    from eanet.train.checkpoint import load_training_checkpoint
 
     model, saved_cfg = load_model(run / "model.safetensors")
     assert model.backbone.name == "resnet18" and saved_cfg.train.epochs == 2
+    # What the weights were trained on: eanet synth's data (its manifest), with the steps each file's weights had.
+    final = read_training_data(run / "model.safetensors")
+    assert (final.dataset, final.root, final.synthetic, final.global_step) == ("interhand26m", str(synth_root), True, 4)
+    best_state = load_training_checkpoint(run / "checkpoints" / "best.pt")
+    best = read_training_data(run / "best.safetensors")
+    assert best.synthetic and best.global_step == best_state["position"]["global_step"]
+    assert best_state["training_data"] == best.to_dict()
 
     # Continue the finished run for one more epoch.
     assert main([*args, "train.epochs=3", "train.eval_every_epochs=0", "--resume"]) == 0

@@ -197,3 +197,32 @@ def test_serve_command_line(capsys):
     assert main(["serve", "--checkpoint", "missing.safetensors", "--port", "0"]) == 2
     assert main(["serve", "--checkpoint", "missing.safetensors", "--port", "7861"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_page_and_result_show_the_warnings_and_the_legend(tiny_predictor, find_hand_legend):
+    """A checkpoint trained only on synthetic images: the page says so before any upload and with each result (next
+    to the pictures, with the codes in the JSON), and the pictures name the hands' colours."""
+    from eanet.inference.predictor import Predictor
+    from eanet.model.provenance import TrainingData
+    from eanet.web.app import DemoRunner, DemoSettings, build_app, warnings_markdown
+
+    synthetic = TrainingData("interhand26m", "/data/synth_run", True, 300, "eanet train")
+    hands = (tiny_predictor.hand_models["right"], tiny_predictor.hand_models["left"])
+    predictor = Predictor(tiny_predictor.model, hands, device="cpu", training_data=synthetic)
+    app = build_app(predictor, DemoSettings(detection=False))
+    try:
+        by_id = {getattr(b, "elem_id", None): b for b in app.blocks.values()}
+        before = by_id["eanet-warnings"].value
+        assert "trained only on synthetic images (/data/synth\\_run)" in before and "synthetic_training_data" in before
+    finally:
+        app.eanet_runner.close()
+    runner = DemoRunner(predictor, DemoSettings(detection=False))
+    try:
+        result = runner.process(image_bytes("PNG", (160, 120)), "cropped")
+    finally:
+        runner.close()
+    assert result.ok and result.summary["warning_codes"][0] == "synthetic_training_data"
+    assert "warning" in result.message and "above the pictures" in result.message
+    shown = warnings_markdown(result.warnings)
+    assert all(code in shown for code in result.summary["warning_codes"]) and "--fit keypoints" in shown
+    assert len(find_hand_legend(result.overlay)) == 1 and len(find_hand_legend(result.side)) == 1

@@ -125,6 +125,8 @@ def test_upload_shows_overlay_3d_view_and_downloads(page, tmp_path):
     page.locator("#eanet-side img").wait_for(state="visible")
     page.locator("#eanet-3d canvas").wait_for(state="visible")
     assert page.locator("#eanet-status").inner_text().startswith("Done.")
+    # the tiny model records no training data: the warning stands above the pictures
+    assert "training data unknown" in page.locator("#eanet-warnings").inner_text()
     assert overlay.evaluate("img => img.naturalWidth") > 0
 
     # The overlay shows the photo with meshes: far from blank, and different from the bare photo.

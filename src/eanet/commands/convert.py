@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                 "written in the official format"
             )
         epoch = metadata.get("official_epoch")
-        write_official_checkpoint(state, dst, epoch=int(epoch) if epoch not in (None, "", "None") else None)
+        write_official_checkpoint(state, dst, epoch=int(epoch) if epoch not in (None, "", "None") else None,
+                                  training_data=metadata.get("training_data"))  # fmt: skip
         logger.info("wrote official checkpoint %s (%d weights)", dst, len(state))
         return 0
 
@@ -75,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.checkpoint import hand_model_fingerprint, save_state
     from eanet.model.official import convert_official_state_dict, official_model_config, read_official_checkpoint
+    from eanet.model.provenance import official_training_data
 
     if dst.suffix != ".safetensors":
         raise CommandError(f"the output {dst} should end in .safetensors (or pass --to-official to write a .pth.tar)")
     official_state, meta = read_official_checkpoint(src)
+    training_data = official_training_data(meta, str(src))  # the release: InterHand2.6M; our own exports: recorded
     state = convert_official_state_dict(official_state)
 
     # The configuration records the hand-model kind, never a machine-specific path.
@@ -104,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         dst,
         hand_model_fingerprint=fingerprint,
         extra_metadata={"source": f"official:{src.name}", "official_epoch": str(meta["epoch"])},
+        training_data=training_data,
     )
     logger.info("wrote %s (%d weights, official epoch %s)", dst, len(state), meta["epoch"])
     return 0

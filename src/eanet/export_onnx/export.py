@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from eanet.config import Config
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
+    from eanet.model.provenance import TrainingData
 
 __all__ = [
     "OnnxExportWrapper",
@@ -121,6 +122,7 @@ def export_onnx(
     checkpoint_sha256: str = "",
     checkpoint_name: str = "",
     example_batch: int = 2,
+    training_data: TrainingData | None = None,
 ) -> dict[str, str]:
     """Export ``model`` to one ONNX file with a dynamic batch axis.
 
@@ -134,6 +136,8 @@ def export_onnx(
         checkpoint_sha256: SHA-256 of the checkpoint the weights came from (recorded).
         checkpoint_name: the checkpoint's file name (recorded; no directory).
         example_batch: batch size of the example input traced (not 1: torch.export specialises size-1 axes).
+        training_data: what the weights were trained on (recorded as ``training_data``; predictions made with the
+            file warn from it, or say "training data unknown" without it).
 
     Returns:
         The metadata written into the file.
@@ -170,6 +174,10 @@ def export_onnx(
         )
     used_opset = int(program.model.opset_imports.get("", opset or 0))
     metadata = _metadata(model, cfg, checkpoint_sha256, checkpoint_name, used_opset)
+    if training_data is not None:
+        from eanet.model.provenance import METADATA_KEY
+
+        metadata[METADATA_KEY] = training_data.to_json()
     program.model.metadata_props.update(metadata)
     program.model.doc_string = (
         f"EANet two-hand mesh recovery (eanet {metadata['eanet_version']}): input {INPUT_NAME} (batch, 3, {H}, {W}) "
@@ -350,24 +358,30 @@ def load_for_export(
     *,
     mano_dir: str | Path | None = None,
     hand_model_cfg: HandModelConfig | None = None,
-) -> tuple[EANet, Config]:
-    """Load our ``.safetensors`` checkpoint, or an official ``.pth.tar`` (MANO), on the CPU for export."""
+    with_training_data: bool = False,
+) -> tuple[EANet, Config] | tuple[EANet, Config, TrainingData | None]:
+    """Load our ``.safetensors`` checkpoint, or an official ``.pth.tar`` (MANO), on the CPU for export; with
+    ``with_training_data``, also what it was trained on (:mod:`eanet.model.provenance`; None when unknown)."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
     if checkpoint.suffix == ".safetensors":
-        from eanet.model.checkpoint import load_model
+        from eanet.model.checkpoint import load_model, read_training_data
 
-        return load_model(checkpoint, "cpu", mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+        model, cfg = load_model(checkpoint, "cpu", mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+        return (model, cfg, read_training_data(checkpoint)) if with_training_data else (model, cfg)
     import dataclasses
 
     from eanet.config import Config
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.official import load_official, official_model_config
+    from eanet.model.provenance import official_training_data
 
-    model = load_official(checkpoint, mano_dir, hand_model_cfg=hand_model_cfg, device="cpu")
+    model, meta = load_official(checkpoint, mano_dir, hand_model_cfg=hand_model_cfg, device="cpu", with_metadata=True)
     hand_cfg = hand_model_cfg or HandModelConfig(kind="mano", mano_dir=None if mano_dir is None else str(mano_dir))
     cfg = dataclasses.replace(Config(), model=official_model_config(), hand_model=hand_cfg)
+    if with_training_data:
+        return model.eval(), cfg, official_training_data(meta, str(checkpoint))
     return model.eval(), cfg
 
 
@@ -391,11 +405,13 @@ def export_checkpoint(
     Returns:
         ``(metadata written, parity report or None, latency report or None)``.
     """
-    model, cfg = load_for_export(checkpoint, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+    model, cfg, training_data = load_for_export(checkpoint, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg,
+                                                with_training_data=True)  # fmt: skip
     checkpoint = Path(checkpoint)
     metadata = export_onnx(
-        model, cfg, out, opset=opset, checkpoint_sha256=file_sha256(checkpoint), checkpoint_name=checkpoint.name
-    )
+        model, cfg, out, opset=opset, checkpoint_sha256=file_sha256(checkpoint), checkpoint_name=checkpoint.name,
+        training_data=training_data,
+    )  # fmt: skip
     report = compare_with_torch(model, out, check_batch_sizes) if check else None
     latency = benchmark_latency(model, out, repeats=benchmark_repeats) if benchmark_repeats > 0 else None
     return metadata, report, latency

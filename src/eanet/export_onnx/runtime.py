@@ -219,6 +219,9 @@ def predictor_from_onnx(
         "checkpoint_file": model.metadata.get("checkpoint_file", ""),
         "checkpoint_sha256": model.metadata.get("checkpoint_sha256", ""),
     }
+    from eanet.model.provenance import TrainingData
+
+    training_data = TrainingData.from_metadata(model.metadata, str(model.path))
     return Predictor(
         model,
         hand_models,
@@ -229,4 +232,6 @@ def predictor_from_onnx(
         detector=detector,
         model_info=info,
         hand_model_kind=model.hand_model_kind,
+        training_data=training_data,
+        training_data_unknown_because=f"{model.path.name} was exported by an older eanet or from a checkpoint without it",
     )

@@ -51,6 +51,10 @@ class InferenceConfig:
     #: Disagreement between the heatmap 2D joints and the mesh's projected joints, as a fraction of the crop size,
     #: at which a hand's confidence falls to 1/e.
     confidence_scale: float = 0.05
+    #: An image whose confidence is below this gets a ``low_confidence`` warning. 0.3 is a mean disagreement of 6% of
+    #: the crop size (``confidence_scale * ln(1 / 0.3)``): the network's heatmaps and its mesh point to clearly
+    #: different joints, so at least one of them is wrong. 0 turns the warning off.
+    low_confidence: float = 0.3
 
     # ---- outputs
     #: Largest side (pixels) of rendered overlays and side views; larger inputs are rendered downscaled.
@@ -91,6 +95,8 @@ class InferenceConfig:
             raise ValueError(f"max_image_pixels must be positive, got {self.max_image_pixels}")
         if self.confidence_scale <= 0:
             raise ValueError(f"confidence_scale must be positive, got {self.confidence_scale}")
+        if not 0.0 <= self.low_confidence <= 1.0:
+            raise ValueError(f"low_confidence must be in [0, 1] (0 turns the warning off), got {self.low_confidence}")
         if self.render_max_size < 16:
             raise ValueError(f"render_max_size must be at least 16, got {self.render_max_size}")
         if self.smoothing < 0:

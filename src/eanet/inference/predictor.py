@@ -43,7 +43,9 @@ from eanet.inference.placement import (
     solve_translation,
     warp_crop,
 )
+from eanet.inference.reliability import low_confidence_warning, model_warnings, training_data_summary
 from eanet.inference.result import FailedPrediction, HandResult, ImagePrediction
+from eanet.model.provenance import TrainingData, official_training_data
 from eanet.structures import TwoHandPrediction
 
 __all__ = ["Predictor", "PreparedInput", "resolve_device", "check_finite_weights"]
@@ -100,6 +102,9 @@ class Predictor:
             created on first use from ``config``).
         model_info: recorded in every result (checkpoint path, source).
         hand_model_kind: ``open`` or ``mano`` (recorded).
+        training_data: what the model was trained on (:mod:`eanet.model.provenance`); every result warns from it
+            (:mod:`eanet.inference.reliability`). None: unknown, and every result says so.
+        training_data_unknown_because: why it is unknown (added to that warning).
     """
 
     def __init__(
@@ -114,6 +119,8 @@ class Predictor:
         detector: HandDetector | None = None,
         model_info: dict[str, Any] | None = None,
         hand_model_kind: str | None = None,
+        training_data: TrainingData | None = None,
+        training_data_unknown_because: str = "the predictor was given no training_data",
     ) -> None:
         self.model = model
         self.config = config or InferenceConfig()
@@ -143,6 +150,10 @@ class Predictor:
             "license": getattr(right, "license", ""),
         }
         self.model_info = {"input_size_hw": list(self.input_size), **(model_info or {})}
+        self.training_data = training_data
+        self.model_info["training_data"] = training_data_summary(training_data)
+        #: Warnings every result gets from what the model was trained on (docs/inference.md, "Warnings").
+        self.model_warnings = model_warnings(training_data, training_data_unknown_because)
         self._detector = detector
         self._owns_detector = False
 
@@ -183,18 +194,23 @@ class Predictor:
         if not path.is_file():
             raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
         if path.suffix == ".safetensors":
-            from eanet.model.checkpoint import load_model
+            from eanet.model.checkpoint import load_model, read_metadata
 
             model, cfg = load_model(path, dev, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
             config = config or cfg.inference
             kind = cfg.hand_model.kind
             info = {"checkpoint": str(path), "source": "eanet checkpoint", "architecture": _arch_summary(cfg.model)}
+            metadata = read_metadata(path)
+            training_data = TrainingData.from_metadata(metadata, str(path))
+            unknown_because = _unknown_training_data_reason(path, metadata)
         elif path.name.endswith((".pth.tar", ".pth", ".pt", ".tar")):
             from eanet.model.official import load_official
 
-            model = load_official(path, mano_dir, hand_model_cfg=hand_model_cfg, device=dev)
+            model, meta = load_official(path, mano_dir, hand_model_cfg=hand_model_cfg, device=dev, with_metadata=True)
             kind = "mano" if hand_model_cfg is None else hand_model_cfg.kind
             info = {"checkpoint": str(path), "source": "official EANet release", "architecture": "eanet (official)"}
+            training_data = official_training_data(meta, str(path))
+            unknown_because = f"{path.name} was written by `eanet convert-official --to-official` from weights without a record"
         else:
             raise InvalidInputError(
                 f"{path} is neither an eanet checkpoint (.safetensors) nor an official one (.pth.tar); convert other "
@@ -210,7 +226,8 @@ class Predictor:
             model = apply_speed_options(model, config.speed, device=dev, config=full_cfg)
             info["speed"] = config.speed.label()
         return cls(model, (right, left), config=config, device=dev, detector=detector, model_info=info,
-                   hand_model_kind=kind)  # fmt: skip
+                   hand_model_kind=kind, training_data=training_data,
+                   training_data_unknown_because=unknown_because)  # fmt: skip
 
     # ------------------------------------------------------------------------------------------------------------
     # detection
@@ -524,8 +541,13 @@ class Predictor:
                     placement=placement,
                 )
             confidence = min(hands["right"].confidence, hands["left"].confidence)
-            if item.detection is not None and crop.source == "detector":
-                confidence *= item.detection.score
+            detector_score = item.detection.score if item.detection is not None and crop.source == "detector" else None
+            if detector_score is not None:
+                confidence *= detector_score
+            low = low_confidence_warning(float(confidence), {s: h.agreement for s, h in hands.items()},
+                                         cfg.low_confidence, cfg.confidence_scale, detector_score)  # fmt: skip
+            # The model's own limits first: they matter more than anything about this one image.
+            warnings = [*self.model_warnings, *warnings, *([low] if low is not None else [])]
             results.append(
                 ImagePrediction(
                     source=item.source,
@@ -610,6 +632,14 @@ def check_finite_weights(model: torch.nn.Module, path: Path) -> None:
             f"checkpoint {str(path)!r} holds NaN or infinite values in {len(bad)} tensor(s) ({shown}); it is corrupt "
             "or training diverged: use an earlier checkpoint (training keeps the last few and the best)"
         )
+
+
+def _unknown_training_data_reason(path: Path, metadata: dict[str, str]) -> str:
+    """Why a checkpoint without a training-data record has none (for the ``training_data_unknown`` warning)."""
+    if metadata.get("source", "").startswith("official:"):
+        return (f"{path.name} was converted from {metadata['source'][len('official:'):]} by an older eanet; convert "
+                "it again to record it")  # fmt: skip
+    return f"{path.name} was written by an older eanet or saved without it"
 
 
 def _arch_summary(model_cfg: Any) -> str:

@@ -7,7 +7,8 @@ OpenCV axes x right, y down, z forward; joints in the wrist-first 21-joint order
      "confidence": c, "camera": {"K", "focal", "princpt", "width", "height", "intrinsics", "axes"},
      "crop": {"box_xywh", "hands_box_xywh", "source", "input_size_hw", "img2crop", "crop2img"},
      "detection": null | {"status", "num_hands", "score", "box_xywh", "hands": [...]},
-     "rel_trans": [3], "warnings": [...], "hand_model": {...}, "model": {...}, "timings_ms": {...},
+     "rel_trans": [3], "warnings": [text, ...], "warning_codes": [code, ...], "hand_model": {...},
+     "model": {..., "training_data": null | {...}}, "timings_ms": {...},
      "hands": {"right": HAND, "left": HAND}}
 
     HAND = {"confidence", "agreement", "root_pose_aa" [3], "hand_pose_aa" [45], "hand_pose_aa_flat" [45],
@@ -30,6 +31,7 @@ import numpy as np
 from eanet.hand_model.skeleton import JOINTS_21
 from eanet.inference.detect import Detection
 from eanet.inference.placement import Crop
+from eanet.inference.reliability import warning_codes
 
 __all__ = ["HandResult", "ImagePrediction", "FailedPrediction", "FORMAT", "FORMAT_VERSION"]
 
@@ -126,7 +128,9 @@ class ImagePrediction:
         confidence: the image's confidence: the lower hand confidence, times the detector score when a detector
             chose the crop (see ``docs/inference.md``).
         detection: what the detector found (None without detection).
-        warnings: messages for the user (e.g. only one hand detected).
+        warnings: messages for the user: what the model was trained on, low confidence, only one hand detected...
+            Each is a ``str``; those made by :mod:`eanet.inference.reliability` are
+            :class:`~eanet.inference.reliability.PredictionWarning` with a ``code`` (``warning_codes`` in the JSON).
         hand_model: description of the hand model (kind, name, sizes, ``flat_hand_mean``).
         model: description of the network (checkpoint, input size).
         timings_ms: per-stage times of this image (batch stages divided by the batch size).
@@ -168,7 +172,8 @@ class ImagePrediction:
             "frame_index": self.frame_index,
             "image_size_wh": [int(self.image_size[0]), int(self.image_size[1])],
             "confidence": round(float(self.confidence), 4),
-            "warnings": list(self.warnings),
+            "warnings": [str(w) for w in self.warnings],
+            "warning_codes": warning_codes(self.warnings),
             "camera": {
                 "K": _list(cam.K),
                 "focal": [float(cam.focal[0]), float(cam.focal[1])],

@@ -34,6 +34,7 @@ from eanet.errors import UserError
 from eanet.fileio import atomic_write_bytes, is_disk_full
 from eanet.inference.export import write_json, write_prediction_meshes
 from eanet.inference.inputs import InputItem
+from eanet.inference.reliability import MODEL_CODES, warning_code, warning_codes
 from eanet.inference.result import FailedPrediction
 
 __all__ = [
@@ -84,7 +85,8 @@ class InputReport:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.warnings:
-            out["warnings"] = self.warnings
+            out["warnings"] = [str(w) for w in self.warnings]
+            out["warning_codes"] = warning_codes(self.warnings)
         return out
 
 
@@ -139,6 +141,9 @@ class RunSummary:
     summary_path: Path | None
     seconds: float
     summary_error: str | None = None
+    #: The predictor's warnings about its model (synthetic or unknown training data, untrained): every image's
+    #: result carries them; the printed lines show them once.
+    model_warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[InputReport]:
@@ -156,12 +161,14 @@ class RunSummary:
                     if r.frames.get("skipped"):
                         extra += f", {r.frames['skipped']} undecodable and skipped"
                 lines.append(f"ok      {r.source} -> {where}/ ({extra})")
-                lines.extend(f"        warning: {w}" for w in r.warnings[:3])
+                own = [w for w in r.warnings if warning_code(w) not in MODEL_CODES]  # model warnings: once, below
+                lines.extend(f"        warning [{warning_code(w)}]: {w}" for w in own[:3])
             else:
                 lines.append(f"FAILED  {r.source}: {r.error}")
                 if r.outputs:
                     kept = ", ".join(sorted(Path(v).name for v in r.outputs.values()))
                     lines.append(f"        complete files kept: {kept}")
+        lines.extend(f"WARNING [{warning_code(w)}]: {w}" for w in self.model_warnings)
         ok = len(self.reports) - len(self.failed)
         where = (f"summary: {self.summary_path}" if self.summary_path is not None
                  else f"summary.json NOT written ({self.summary_error})")  # fmt: skip
@@ -329,15 +336,17 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
     summary_path: Path | None = out_dir / "summary.json"
     seconds = time.perf_counter() - t_start
     summary_error = None
+    model_warnings = list(getattr(predictor, "model_warnings", []))
     try:
         write_json({"inputs": [r.to_dict() for r in final], "ok": sum(r.status == "ok" for r in final),
                     "failed": sum(r.status != "ok" for r in final), "seconds": round(seconds, 2),
+                    "model_warnings": [{"code": warning_code(w), "message": str(w)} for w in model_warnings],
                     "model": predictor.model_info, "hand_model": predictor.hand_model_info}, summary_path)  # fmt: skip
     except OSError as err:
         summary_error = describe_write_error(err)
         logger.error("could not write %s: %s", summary_path, summary_error)
         summary_path = None
-    return RunSummary(final, out_dir, summary_path, seconds, summary_error)
+    return RunSummary(final, out_dir, summary_path, seconds, summary_error, model_warnings)
 
 
 def run_isolated(predictor, prepared: Sequence[Any], intrinsics: Any = None) -> list[Any]:

@@ -173,7 +173,7 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
 
     from eanet.inference.runner import OutputWriteError, describe_write_error, failure_message, run_isolated
     from eanet.inference.smoothing import HandSequenceSmoother
-    from eanet.inference.visualize import render_overlay, render_scale
+    from eanet.inference.visualize import overlay_legend_corner, render_overlay, render_scale
 
     cap, fps, count = open_video(path)
     warnings: list[str] = []
@@ -220,6 +220,7 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
     last_ok_frame: int | None = None
     frames_written = 0  # overlay video frames, skipped ones included
     pending: list[tuple[int, np.ndarray | None, object]] = []  # (source index, RGB or None when skipped, item)
+    legend_corner: str | None = None  # the first predicted frame's choice, kept: a legend that jumps distracts
     name = path.name
 
     def write_frame_json(data: dict, index: int) -> None:
@@ -227,7 +228,7 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
         frame_files.append(index)
 
     def flush() -> None:
-        nonlocal last_ok_frame, first_error, frames_written
+        nonlocal last_ok_frame, first_error, frames_written, legend_corner
         prepared = [p for _, _, p in pending if p is not None and not isinstance(p, FailedPrediction)]
         results = iter(run_isolated(predictor, prepared, options.intrinsics)) if prepared else iter(())
         for index, rgb, item in pending:
@@ -256,7 +257,12 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
                                      "crop_source": result.crop.source})  # fmt: skip
                     counts["ok"] += 1
                     counts["tracked"] += status == "tracked"
-                    frame_out = render_overlay(result, rgb, renderer, options.render_max_size) if writer is not None else rgb
+                    if writer is not None:
+                        legend_corner = legend_corner or overlay_legend_corner(result, *size)
+                        frame_out = render_overlay(result, rgb, renderer, options.render_max_size,
+                                                   legend_corner=legend_corner)  # fmt: skip
+                    else:
+                        frame_out = rgb
             if writer is not None:
                 if frame_out.shape[:2] != (size[1], size[0]):
                     frame_out = cv2.resize(frame_out, size, interpolation=cv2.INTER_AREA)

@@ -1,4 +1,9 @@
-"""Pictures of a prediction: both meshes over the input with the predicted camera, a side view, 2D joints."""
+"""Pictures of a prediction: both meshes over the input with the predicted camera, a side view, 2D joints.
+
+Each picture carries a small legend naming the right and left hand next to their colours
+(:func:`eanet.render.draw.draw_hand_legend`), in the corner that hides the least of the hands; ``legend_corner``
+fixes the corner (a video keeps the one of its first frame) or, None, leaves the legend out.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ __all__ = [
     "render_joints",
     "render_prediction",
     "render_scale",
+    "overlay_legend_corner",
 ]
 
 
@@ -52,37 +58,73 @@ def _scaled(prediction, image: np.ndarray, max_size: int):
     return image, camera, scale
 
 
-def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85) -> np.ndarray:
-    """Both meshes over ``image`` as the predicted camera sees them (downscaled to ``max_size`` when larger)."""
+def _projected_vertices(prediction, camera) -> np.ndarray:
+    """``(N, 2)`` pixels of both hands' vertices in front of ``camera`` (what the overlay's legend must not hide)."""
+    points = np.concatenate([hand.verts_cam for _, hand in prediction.hands()])
+    points = points[np.isfinite(points).all(axis=1) & (points[:, 2] > 1e-6)]
+    focal, princpt = np.asarray(camera.focal, np.float64), np.asarray(camera.princpt, np.float64)
+    return points[:, :2] / points[:, 2:3] * focal + princpt
+
+
+def overlay_legend_corner(prediction, width: int, height: int) -> str:
+    """The legend corner :func:`render_overlay` picks for ``prediction`` in a ``width`` x ``height`` render."""
+    from eanet.render.draw import choose_legend_corner
+
+    camera = prediction.camera
+    if (width, height) != (camera.width, camera.height):
+        camera = camera.scaled(width / camera.width)
+    return choose_legend_corner(width, height, avoid_points=_projected_vertices(prediction, camera))
+
+
+def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,
+                   legend_corner: str | None = "auto") -> np.ndarray:  # fmt: skip
+    """Both meshes over ``image`` as the predicted camera sees them (downscaled to ``max_size`` when larger), with
+    the right/left legend (``legend_corner``: ``auto``, a corner of :data:`eanet.render.draw.LEGEND_CORNERS`, or
+    None for none)."""
     from eanet.render import overlay
+    from eanet.render.draw import draw_hand_legend
 
     image, camera, _ = _scaled(prediction, image, max_size)
-    return overlay(image, prediction_meshes(prediction), camera, renderer=renderer, alpha=alpha)
+    out = overlay(image, prediction_meshes(prediction), camera, renderer=renderer, alpha=alpha)
+    if legend_corner is None:
+        return out
+    return draw_hand_legend(out, corner=legend_corner, avoid_points=_projected_vertices(prediction, camera))[0]
 
 
-def render_side(prediction, size: int, renderer, angle_deg: float = 90.0) -> np.ndarray:
-    """Both meshes turned ``angle_deg`` about the camera's vertical axis, framed, on white (depth order visible)."""
+def render_side(prediction, size: int, renderer, angle_deg: float = 90.0, legend_corner: str | None = "auto") -> np.ndarray:
+    """Both meshes turned ``angle_deg`` about the camera's vertical axis, framed, on white (depth order visible),
+    with the right/left legend."""
     from eanet.render import side_view
+    from eanet.render.draw import draw_hand_legend
 
-    return side_view(prediction_meshes(prediction), size, size, angle_deg=angle_deg, renderer=renderer).rgb.copy()
+    rgb = side_view(prediction_meshes(prediction), size, size, angle_deg=angle_deg, renderer=renderer).rgb.copy()
+    if legend_corner is None:
+        return rgb
+    return draw_hand_legend(rgb, corner=legend_corner, avoid_mask=np.any(rgb < 250, axis=2))[0]  # not the white
 
 
-def render_joints(prediction, image: np.ndarray, max_size: int = 1600) -> np.ndarray:
-    """The 2D joints of both hands drawn on ``image`` (wrists marked with the hand's colour)."""
+def render_joints(prediction, image: np.ndarray, max_size: int = 1600, legend_corner: str | None = "auto") -> np.ndarray:
+    """The 2D joints of both hands drawn on ``image`` (wrists marked with the hand's colour, named in the legend)."""
     import cv2
 
     from eanet.render import draw_joints_2d
+    from eanet.render.draw import draw_hand_legend
 
     image, _, scale = _scaled(prediction, image, max_size)
     out = np.ascontiguousarray(image)
+    drawn = []
     for side_name, hand in prediction.hands():
         # Pixel centres sit at integers, so a resize maps u to (u + 0.5) * s - 0.5 (as Camera.scaled).
         uv = (hand.joints_2d + 0.5) * scale - 0.5
+        drawn.append(uv)
         out = draw_joints_2d(out, uv)
         if np.all(np.isfinite(uv[0])):
             cv2.circle(out, tuple(int(round(v)) for v in uv[0]), max(2, round(4 * max(out.shape[:2]) / 512)),
                        tuple(int(c * 255) for c in HAND_COLORS[side_name]), -1, cv2.LINE_AA)  # fmt: skip
-    return out
+    if legend_corner is None:
+        return out
+    # Here only the wrist dots carry the hands' colours (the bones are coloured by finger): the legend says so.
+    return draw_hand_legend(out, corner=legend_corner, avoid_points=np.concatenate(drawn), suffix="wrist")[0]
 
 
 def render_prediction(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,

@@ -7,7 +7,10 @@ stored, spec §9.8). Metadata keys (all strings):
 * ``config``: the resolved :class:`eanet.config.Config` as JSON;
 * ``hand_model_kind``: ``mano`` or ``open``; ``hand_model_fingerprint``: a hash of both hands' template vertices
   and faces (empty when unknown, e.g. an official checkpoint converted without the MANO files);
-* optional provenance, e.g. ``source`` and ``official_epoch`` for converted official checkpoints.
+* ``training_data``: what the weights were trained on (JSON of :class:`eanet.model.provenance.TrainingData`;
+  absent in files written before it existed: training data unknown);
+* optional provenance, e.g. ``source`` and ``official_epoch`` for converted official checkpoints, ``global_step``
+  for trained ones.
 
 safetensors files cannot carry code, so loading them is safe by construction.
 """
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from eanet.config import Config
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
+    from eanet.model.provenance import TrainingData
 
 __all__ = [
     "FORMAT",
@@ -41,6 +45,8 @@ __all__ = [
     "save_model",
     "save_state",
     "read_checkpoint",
+    "read_metadata",
+    "read_training_data",
     "load_model",
 ]
 
@@ -79,10 +85,12 @@ def save_state(
     *,
     hand_model_fingerprint: str = "",
     extra_metadata: Mapping[str, str] | None = None,
+    training_data: TrainingData | None = None,
 ) -> None:
     """Write a state dict with its configuration (the lower-level half of :func:`save_model`)."""
     from safetensors.torch import save_file
 
+    from eanet.model.provenance import METADATA_KEY
     from eanet.version import __version__
 
     metadata = {
@@ -94,6 +102,8 @@ def save_state(
         "hand_model_fingerprint": hand_model_fingerprint,
         **{str(k): str(v) for k, v in (extra_metadata or {}).items()},
     }
+    if training_data is not None:
+        metadata[METADATA_KEY] = training_data.to_json()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +119,14 @@ def save_state(
         raise
 
 
-def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: Mapping[str, str] | None = None) -> None:
+def save_model(
+    model: EANet,
+    cfg: Config,
+    path: str | Path,
+    *,
+    extra_metadata: Mapping[str, str] | None = None,
+    training_data: TrainingData | None = None,
+) -> None:
     """Save ``model``'s weights and the resolved configuration ``cfg`` to one safetensors file.
 
     Args:
@@ -118,6 +135,8 @@ def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: M
             model).
         path: output ``.safetensors`` file.
         extra_metadata: more string metadata (provenance).
+        training_data: what the weights were trained on (recorded; without it, predictions made with the file say
+            "training data unknown").
     """
     from eanet.model.official import expected_state_shapes
 
@@ -131,7 +150,8 @@ def save_model(model: EANet, cfg: Config, path: str | Path, *, extra_metadata: M
     fingerprint = ""
     if model.hand_models is not None:
         fingerprint = hand_model_fingerprint(model.hand_models["right"], model.hand_models["left"])
-    save_state(state, cfg, path, hand_model_fingerprint=fingerprint, extra_metadata=extra_metadata)
+    save_state(state, cfg, path, hand_model_fingerprint=fingerprint, extra_metadata=extra_metadata,
+               training_data=training_data)  # fmt: skip
     logger.info("saved %s (%d tensors)", path, len(state))
 
 
@@ -161,6 +181,35 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
         )
     cfg = _config_from_metadata(metadata, path)
     return state, cfg, metadata
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of one of our checkpoints, without reading its weights."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InvalidInputError(f"{path} is not a safetensors checkpoint: {err}") from err
+    if metadata.get("format") != FORMAT:
+        raise InvalidInputError(f"{path} is a safetensors file but not an eanet checkpoint (no format={FORMAT!r} metadata)")
+    return metadata
+
+
+def read_training_data(path: str | Path) -> TrainingData | None:
+    """What one of our checkpoints was trained on; None when it records nothing (written before the record existed,
+    or by :func:`save_model` without ``training_data``).
+
+    Raises:
+        InvalidInputError: the record is there but damaged.
+    """
+    from eanet.model.provenance import TrainingData
+
+    return TrainingData.from_metadata(read_metadata(path), str(path))
 
 
 def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:

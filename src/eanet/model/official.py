@@ -191,7 +191,8 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict]
             dict.
 
     Returns:
-        ``(state dict without the "module." prefix, {"epoch": int | None})``.
+        ``(state dict without the "module." prefix, {"epoch": int | None})``, plus ``eanet_training_data`` when
+        the file has it (written by ``eanet convert-official --to-official``; see :mod:`eanet.model.provenance`).
 
     Raises:
         MissingFileError: no such file.
@@ -214,6 +215,8 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict]
     meta = {"epoch": None}
     if isinstance(obj, Mapping) and "network" in obj:
         meta["epoch"] = obj.get("epoch")
+        if isinstance(obj.get("eanet_training_data"), str):
+            meta["eanet_training_data"] = obj["eanet_training_data"]
         obj = obj["network"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise InvalidInputError(
@@ -294,9 +297,21 @@ def to_official_state_dict(state: Mapping[str, Tensor], prefix: str = "module.")
     return out
 
 
-def write_official_checkpoint(state: Mapping[str, Tensor], path: str | Path, epoch: int | None = None) -> None:
-    """Write ``{'epoch', 'network', 'optimizer'}`` as the official code saves it (optimizer state: none)."""
-    torch.save({"epoch": epoch, "network": to_official_state_dict(state), "optimizer": None}, Path(path))
+def write_official_checkpoint(
+    state: Mapping[str, Tensor], path: str | Path, epoch: int | None = None, training_data: str | None = None
+) -> None:
+    """Write ``{'epoch', 'network', 'optimizer'}`` as the official code saves it (optimizer state: none).
+
+    Args:
+        training_data: what the weights were trained on, stored as ``eanet_training_data`` (the official code reads
+            only ``network``): a :class:`~eanet.model.provenance.TrainingData` JSON, or ``unknown``. Without it the
+            file would pass for the official release (InterHand2.6M) when read back.
+    """
+    from eanet.model.provenance import OFFICIAL_METADATA_KEY, UNKNOWN
+
+    obj: dict = {"epoch": epoch, "network": to_official_state_dict(state), "optimizer": None}
+    obj[OFFICIAL_METADATA_KEY] = training_data or UNKNOWN
+    torch.save(obj, Path(path))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -308,6 +323,7 @@ def load_official(
     *,
     hand_model_cfg=None,
     device: str | torch.device = "cpu",
+    with_metadata: bool = False,
 ):
     """Build the official EANet from a release checkpoint and the user's MANO files.
 
@@ -317,10 +333,11 @@ def load_official(
             The official weights were trained with MANO.
         hand_model_cfg: a full :class:`~eanet.hand_model.config.HandModelConfig` instead of ``mano_dir``.
         device: where the model runs.
+        with_metadata: also return the file's entries (:func:`read_official_checkpoint`'s meta).
 
     Returns:
-        The model in eval mode on ``device``; ``model(img)`` with ``img`` (B, 3, 256, 256) RGB in [0, 1] returns a
-        :class:`~eanet.structures.TwoHandPrediction`.
+        The model in eval mode on ``device`` (with ``with_metadata``: ``(model, meta)``); ``model(img)`` with ``img``
+        (B, 3, 256, 256) RGB in [0, 1] returns a :class:`~eanet.structures.TwoHandPrediction`.
 
     Example:
         >>> from eanet.model import load_official
@@ -337,4 +354,5 @@ def load_official(
     converted = convert_official_state_dict(state)
     model = build_model(official_model_config(), hand_model_cfg, state_dict=converted)
     logger.info("loaded official EANet weights from %s (epoch %s)", checkpoint_path, meta["epoch"])
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    return (model, meta) if with_metadata else model

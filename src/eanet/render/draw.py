@@ -1,8 +1,9 @@
-"""2D drawing on RGB images (OpenCV): hand skeletons and contact sheets."""
+"""2D drawing on RGB images (OpenCV): hand skeletons, the right/left colour legend and contact sheets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -10,7 +11,17 @@ from eanet.errors import InvalidInputError
 from eanet.hand_model.skeleton import BONES_21
 from eanet.render.scene import as_rgb
 
-__all__ = ["FINGER_COLORS", "draw_joints_2d", "contact_sheet", "put_label"]
+__all__ = [
+    "FINGER_COLORS",
+    "LEGEND_CORNERS",
+    "LegendLayout",
+    "draw_joints_2d",
+    "contact_sheet",
+    "put_label",
+    "legend_layout",
+    "choose_legend_corner",
+    "draw_hand_legend",
+]
 
 #: One colour per finger (thumb, index, middle, ring, pinky), sRGB floats, for skeleton drawings.
 FINGER_COLORS: tuple[tuple[float, float, float], ...] = (
@@ -148,3 +159,167 @@ def contact_sheet(
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         sheet[y : y + h, x : x + w] = tile
     return sheet
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the right/left colour legend
+
+#: Corners a legend can take, in the order preferred when several hide nothing.
+LEGEND_CORNERS: tuple[str, ...] = ("top-left", "top-right", "bottom-left", "bottom-right")
+#: Legend text height never goes below this (pixels): OpenCV's Hershey font stays readable down to about 9 px.
+_MIN_TEXT_PX = 9
+_FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX (not imported at module level: OpenCV loads when first used)
+_TEXT_COLOR = (0.08, 0.08, 0.08)
+
+
+@dataclass(frozen=True)
+class LegendLayout:
+    """Where a legend is drawn in an image (pixels, ``x, y, width, height``).
+
+    Attributes:
+        corner: one of :data:`LEGEND_CORNERS`.
+        box: the whole legend box.
+        swatches: per entry (``right``, ``left``), its colour square.
+        labels: per entry, the text written next to its square.
+        text_origins: per entry, the text's baseline start (OpenCV ``putText`` origin).
+        font_scale, thickness: OpenCV text settings used.
+    """
+
+    corner: str
+    box: tuple[int, int, int, int]
+    swatches: dict[str, tuple[int, int, int, int]]
+    labels: dict[str, str]
+    text_origins: dict[str, tuple[int, int]]
+    font_scale: float
+    thickness: int
+
+
+def legend_layout(
+    width: int,
+    height: int,
+    names: Sequence[str] = ("right", "left"),
+    corner: str = "top-left",
+    suffix: str = "hand",
+) -> LegendLayout:
+    """The legend's size and place in a ``width`` x ``height`` image: text about 1/30 of the smaller side (at least
+    9 px), ``<name> <suffix>`` labels (``right hand``), or just ``<name>`` when those would take more than 40% of
+    the width."""
+    import cv2
+
+    if corner not in LEGEND_CORNERS:
+        raise InvalidInputError(f"legend corner must be one of {list(LEGEND_CORNERS)}, got {corner!r}")
+    (_, unit_h), _ = cv2.getTextSize("Rl", _FONT, 1.0, 1)
+    text_px = max(_MIN_TEXT_PX, round(min(width, height) / 30))
+    scale = text_px / unit_h
+    thickness = max(1, round(text_px / 14))
+    labels = {name: f"{name} {suffix}".strip() for name in names}
+    widest = max(cv2.getTextSize(t, _FONT, scale, thickness)[0][0] for t in labels.values())
+    if widest > 0.4 * width:
+        labels = {name: name for name in names}
+        widest = max(cv2.getTextSize(t, _FONT, scale, thickness)[0][0] for t in labels.values())
+    pad = max(2, text_px // 3)
+    square = text_px + 2
+    row = square + pad
+    box_w = pad + square + pad + widest + pad
+    box_h = pad + row * len(names)
+    margin = max(2, text_px // 3)
+    x = margin if corner.endswith("left") else width - margin - box_w
+    y = margin if corner.startswith("top") else height - margin - box_h
+    swatches = {name: (x + pad, y + pad + i * row, square, square) for i, name in enumerate(names)}
+    # Capitals of height ~text_px centred on the square: baseline at its middle plus half the text height.
+    origins = {name: (sx + square + pad, sy + (square + text_px) // 2) for name, (sx, sy, _, _) in swatches.items()}
+    return LegendLayout(corner, (x, y, box_w, box_h), swatches, labels, origins, scale, thickness)
+
+
+def choose_legend_corner(
+    width: int,
+    height: int,
+    avoid_points: np.ndarray | None = None,
+    avoid_mask: np.ndarray | None = None,
+    names: Sequence[str] = ("right", "left"),
+    suffix: str = "hand",
+) -> str:
+    """The corner where the legend hides the least of what matters (the hands).
+
+    Args:
+        avoid_points: ``(N, 2)`` pixel positions to keep visible (e.g. the hands' projected vertices).
+        avoid_mask: ``(H, W)`` bool, pixels to keep visible (e.g. the hands in a rendered view).
+
+    Returns:
+        The corner covering the fewest of them; ties go to the corner farthest from their centre, then to the
+        order of :data:`LEGEND_CORNERS`.
+    """
+    points = np.zeros((0, 2))
+    if avoid_points is not None:
+        points = np.asarray(avoid_points, dtype=np.float64).reshape(-1, 2)
+        points = points[np.all(np.isfinite(points), axis=1)]
+    mask = None if avoid_mask is None else np.asarray(avoid_mask, dtype=bool)
+    if mask is not None and mask.any():
+        ys, xs = np.nonzero(mask)
+        centre = np.array([xs.mean(), ys.mean()])
+    elif len(points):
+        centre = points.mean(axis=0)
+    else:
+        centre = None
+
+    def cost(corner: str) -> tuple[float, float]:
+        x, y, w, h = legend_layout(width, height, names, corner, suffix).box
+        hidden = 0.0
+        if len(points):
+            inside = (points[:, 0] >= x) & (points[:, 0] < x + w) & (points[:, 1] >= y) & (points[:, 1] < y + h)
+            hidden += float(inside.sum())
+        if mask is not None:
+            hidden += float(mask[max(y, 0) : y + h, max(x, 0) : x + w].sum())
+        distance = 0.0 if centre is None else float(np.hypot(x + w / 2 - centre[0], y + h / 2 - centre[1]))
+        return hidden, -distance
+
+    return min(LEGEND_CORNERS, key=cost)
+
+
+def draw_hand_legend(
+    image: np.ndarray,
+    colors: Mapping[str, tuple[float, float, float]] | None = None,
+    corner: str = "auto",
+    avoid_points: np.ndarray | None = None,
+    avoid_mask: np.ndarray | None = None,
+    suffix: str = "hand",
+) -> tuple[np.ndarray, LegendLayout]:
+    """A copy of an RGB image with a small legend naming each hand next to a square of its colour.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB; not modified.
+        colors: name -> sRGB colour, in legend order (default :data:`~eanet.render.scene.HAND_COLORS`: right, left).
+        corner: one of :data:`LEGEND_CORNERS`, or ``auto`` (:func:`choose_legend_corner` with ``avoid_*``).
+        avoid_points, avoid_mask: what ``auto`` keeps visible.
+        suffix: the word after each name (``right hand``; ``wrist`` where only the wrists carry the colours).
+
+    Returns:
+        ``(image with the legend, its layout)``.
+    """
+    import cv2
+
+    from eanet.render.scene import HAND_COLORS
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    colors = dict(colors or HAND_COLORS)
+    height, width = image.shape[:2]
+    names = tuple(colors)
+    if corner == "auto":
+        corner = choose_legend_corner(width, height, avoid_points, avoid_mask, names, suffix)
+    layout = legend_layout(width, height, names, corner, suffix)
+    out = np.ascontiguousarray(image.copy())
+    x, y, w, h = layout.box
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    # A light, mostly opaque box: dark text stays readable on any photo, and the photo still shows through a bit.
+    out[y0:y1, x0:x1] = (0.15 * out[y0:y1, x0:x1] + 0.85 * 255).astype(np.uint8)
+    dark = _to_255(_TEXT_COLOR)
+    cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), (150, 150, 150), 1)
+    for name in names:
+        sx, sy, sw, sh = layout.swatches[name]
+        cv2.rectangle(out, (sx, sy), (sx + sw - 1, sy + sh - 1), _to_255(colors[name]), -1)
+        cv2.rectangle(out, (sx, sy), (sx + sw - 1, sy + sh - 1), dark, 1)
+        cv2.putText(out, layout.labels[name], layout.text_origins[name], _FONT, layout.font_scale, dark,
+                    layout.thickness, cv2.LINE_AA)  # fmt: skip
+    return out, layout

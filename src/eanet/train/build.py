@@ -194,14 +194,28 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     return metrics
 
 
-def export_model(trainer: Trainer, cfg: Config, path: str | Path) -> Path:
-    """Write the trained weights as a released model file (``eanet.model.checkpoint`` safetensors format)."""
+def export_model(trainer: Trainer, cfg: Config, path: str | Path, *, global_step: int | None = None) -> Path:
+    """Write the trained weights as a released model file (``eanet.model.checkpoint`` safetensors format), with what
+    they were trained on (:mod:`eanet.model.provenance`: dataset, data root, synthetic or not, steps).
+
+    Args:
+        global_step: the steps the model's weights have had (default: the trainer's position; the best checkpoint's
+            own step when its weights were loaded into the model).
+    """
     from eanet.model.checkpoint import save_model
+    from eanet.model.provenance import training_data_for_run
     from eanet.train.checkpoint import disk_full_error
 
     path = Path(path)
+    step = trainer.position.global_step if global_step is None else global_step
+    training_data = training_data_for_run(cfg.data, step)
+    if training_data.synthetic:
+        logger.warning(
+            "%s was trained only on synthetic images (%s): on real photos it draws roughly the average hands, and "
+            "its predictions say so", path.name, training_data.root,
+        )  # fmt: skip
     try:
-        save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(trainer.position.global_step)})
+        save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(step)}, training_data=training_data)
     except Exception as err:
         full = disk_full_error(
             err, path, "the model weights", f"The training checkpoints in {trainer.checkpoints.directory} are intact."
@@ -255,6 +269,7 @@ def _train(cfg: Config, device: torch.device) -> TrainResult:
             # The best epoch's weights as a released model file too (loaded into the trainer's model, then exported).
             state = load_training_checkpoint(best_ckpt)
             load_model_state(trainer.model, state["model"], source=str(best_ckpt))
-            export_model(trainer, cfg, Path(cfg.output_dir) / "best.safetensors")
+            export_model(trainer, cfg, Path(cfg.output_dir) / "best.safetensors",
+                         global_step=state["position"]["global_step"])  # fmt: skip
             logger.info("best weights (%s): %s", result.best, Path(cfg.output_dir) / "best.safetensors")
     return result

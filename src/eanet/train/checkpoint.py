@@ -3,7 +3,8 @@
 A training checkpoint is a ``torch.save`` file of plain containers and tensors (loadable with
 ``torch.load(weights_only=True)``, so a crafted file cannot run code) holding the model, optimiser, scheduler and
 gradient-scaler states, every process's random-generator states, the position in the run (epoch, batches done in
-it, global step), the non-finite-step counters, the best metric so far and the resolved configuration (YAML text).
+it, global step), the non-finite-step counters, the best metric so far, the resolved configuration (YAML text) and
+what the weights were trained on (``training_data``, :mod:`eanet.model.provenance`).
 Released weights for inference are exported separately through ``eanet.model.checkpoint.save_model``.
 
 Layout of ``<output_dir>/checkpoints``::

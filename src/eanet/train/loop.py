@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from eanet.config import Config, config_to_dict, dump_config
 from eanet.errors import InvalidInputError, UserError
 from eanet.losses import compute_losses, total_loss
+from eanet.model.provenance import training_data_for_run
 from eanet.train import distributed as dist_utils
 from eanet.train.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -378,6 +379,8 @@ class Trainer:
                 "nonfinite_consecutive": self.nonfinite_consecutive,
             },
             "metrics": dict(self.last_metrics),
+            # What these weights were trained on: exported model files record it, predictions warn from it.
+            "training_data": training_data_for_run(self.cfg.data, self.position.global_step).to_dict(),
         }
 
     def save_checkpoint(self) -> Path | None:

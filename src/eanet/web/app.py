@@ -41,7 +41,16 @@ import numpy as np  # noqa: E402
 from eanet.errors import UserError  # noqa: E402
 from eanet.web.uploads import ALLOWED_SUFFIXES, UploadError, UploadLimits, decode_upload  # noqa: E402
 
-__all__ = ["DemoSettings", "DemoResult", "DemoRunner", "MODES", "parse_box", "build_app", "launch_app"]
+__all__ = [
+    "DemoSettings",
+    "DemoResult",
+    "DemoRunner",
+    "MODES",
+    "parse_box",
+    "warnings_markdown",
+    "build_app",
+    "launch_app",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +85,11 @@ class DemoSettings:
 
 @dataclass
 class DemoResult:
-    """What one upload produced. ``message`` is Markdown for the status line; on failure only it is set."""
+    """What one upload produced. ``message`` is Markdown for the status line; on failure only it is set.
+
+    ``warnings`` are the prediction's (:mod:`eanet.inference.reliability`: synthetic or unknown training data, low
+    confidence, ...), shown above the pictures; each has a ``code`` (``summary["warning_codes"]``).
+    """
 
     ok: bool
     message: str
@@ -85,6 +98,22 @@ class DemoResult:
     glb_path: Path | None = None
     json_path: Path | None = None
     summary: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def warnings_markdown(warnings: list[str]) -> str:
+    """The warnings box above the pictures: one bold line per warning with its code ("" when there are none)."""
+    from eanet.inference.reliability import warning_code
+
+    lines = [f"- ⚠️ **{_escape(str(w))}** (`{warning_code(w)}`)" for w in warnings]
+    return ("### Read this before trusting the result\n" + "\n".join(lines)) if lines else ""
+
+
+def _escape(text: str) -> str:
+    # Warnings quote paths and settings: keep Markdown from reading their underscores and stars as emphasis (text in
+    # backticks, e.g. `--fit keypoints`, is shown as code, where nothing needs escaping).
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(part if part.startswith("`") else re.sub(r"([\\*_\[\]<>])", r"\\\1", part) for part in parts)
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -223,13 +252,17 @@ class DemoRunner:
         summary = {
             "confidence": data["confidence"],
             "warnings": data["warnings"],
+            "warning_codes": data["warning_codes"],
             "crop_box_xywh": data["crop"].get("box_xywh"),
             "rel_trans_m": data["rel_trans"],
             "root_cam_m": {side: h["root_cam"] for side, h in data["hands"].items()},
         }
-        note = "; ".join(prediction.warnings)
-        message = f"**Done.** Confidence {prediction.confidence:.2f}" + (f". Note: {note}" if note else "")
-        return DemoResult(True, message, renders.overlay, renders.side, glb_path, json_path, summary)
+        count = len(prediction.warnings)
+        message = f"**Done.** Confidence {prediction.confidence:.2f}" + (
+            f". **{count} warning{'s' if count > 1 else ''}** (above the pictures)." if count else "."
+        )
+        return DemoResult(True, message, renders.overlay, renders.side, glb_path, json_path, summary,
+                          list(prediction.warnings))  # fmt: skip
 
     def _new_result_dir(self) -> Path:
         with self._lock:
@@ -273,13 +306,17 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
     limits = settings.limits
     modes = [MODE_CROPPED, MODE_BOX] + ([MODE_DETECT] if runner.detection else [])
 
+    # What the model was trained on is known before any upload: the page says it from the start.
+    model_notes = warnings_markdown(list(getattr(predictor, "model_warnings", [])))
+
     def on_submit(data, mode, box_text):
         result = runner.process(data, mode, box_text)
         if not result.ok:
-            return (result.message, None, None, None, None, gr.DownloadButton(visible=False),
+            return (result.message, model_notes, None, None, None, None, gr.DownloadButton(visible=False),
                     gr.DownloadButton(visible=False))  # fmt: skip
         return (
             result.message,
+            warnings_markdown(result.warnings),
             result.overlay,
             result.side,
             str(result.glb_path),
@@ -310,6 +347,7 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
                 run = gr.Button("Reconstruct the hands", variant="primary", elem_id="eanet-run")
                 status = gr.Markdown("Upload a photo, then press the button.", elem_id="eanet-status")
             with gr.Column(scale=2):
+                warnings_box = gr.Markdown(model_notes, elem_id="eanet-warnings")
                 with gr.Row():
                     overlay = gr.Image(label="Meshes over the photo", type="numpy", interactive=False, format="png",
                                        buttons=["download", "fullscreen"], elem_id="eanet-overlay")  # fmt: skip
@@ -325,7 +363,7 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
         run.click(
             on_submit,
             inputs=[upload, mode, box],
-            outputs=[status, overlay, side, viewer, summary, json_button, glb_button],
+            outputs=[status, warnings_box, overlay, side, viewer, summary, json_button, glb_button],
             concurrency_limit=1,
             api_name="reconstruct",
         )
