@@ -84,9 +84,10 @@ def test_summary_prints_the_baseline_and_says_whether_it_was_beaten(tmp_path):
                               tmp_path / "eval.json", {"mpjpe_all": 80.0}, {"mpjpe_all": 36.0},
                               {"mpjpe_all": 38.0})  # fmt: skip
     text = "\n".join(result.lines())
-    assert "80.00 ->    36.00" in text and "38.00" in text and "beats the image-blind mean pose" in text
+    assert "80.00 ->    36.00" in text and "38.00" in text
+    assert "MPJPE against the training set's mean pose: 36.00 vs 38.00 mm = 95% of the baseline (below" in text
     result.metrics_after = {"mpjpe_all": 39.0}
-    assert "does NOT beat" in "\n".join(result.lines())
+    assert "= 103% of the baseline (NOT below the image-blind baseline)" in "\n".join(result.lines())
 
 
 def test_summary_prints_the_2d_joint_error_next_to_mpjpe(tmp_path):
@@ -101,6 +102,6 @@ def test_summary_prints_the_2d_joint_error_next_to_mpjpe(tmp_path):
     row = next(line for line in text.splitlines() if "joints2d_err_px_all" in line)
     assert "28.00 ->     9.50" in row and "15.00" in row
     assert "joints2d_err_px_single" not in text  # like the 3D rows: all/interacting/right/left
-    assert "in 2D it beats the training set's mean 2D joints (9.50 vs 15.00 px" in text
+    assert "2D joint error against its mean 2D joints: 9.50 vs 15.00 px = 63% of the baseline (below" in text
     result.metrics_after = {"mpjpe_all": 36.0, "joints2d_err_px_all": 16.0}
-    assert "in 2D it does NOT beat" in "\n".join(result.lines())
+    assert "16.00 vs 15.00 px = 107% of the baseline (NOT below" in "\n".join(result.lines())

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "quickstart",
         help="run the whole pipeline offline in minutes: synthetic data, training, evaluation, predictions",
-        description="Generate a small synthetic dataset, train the small-synthetic configuration on the CPU, evaluate "
+        description="Generate a small synthetic dataset, train the synthetic-cpu configuration for minutes on the CPU, evaluate "
         "it before/after, and run `eanet predict` on held-out synthetic images (and on --photos), writing every "
         "output (JSON, OBJ/PLY/GLB meshes, overlays, side views) and printing where they are.",
         epilog=_EPILOG,
@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="photos already cropped to the two hands (files, folders, globs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="trimmed sizes for a smoke test")
     parser.add_argument("--train-steps", type=int, help="optimiser steps (default 300; --quick: 2)")
-    parser.add_argument("--frames", type=int, help="synthetic frames per split (default 240; x cameras = images)")
+    parser.add_argument("--frames", type=int, help="synthetic training frames (default 600; x cameras = images)")
+    parser.add_argument("--test-frames", type=int, help="synthetic held-out frames (default 64)")
     parser.add_argument("--cameras", type=int, help="synthetic cameras per rig (default 2)")
     parser.add_argument("--view-spread", type=float, help="eanet synth --view-spread (default 0.25; 1: cameras all "
                         "around and hands in any orientation, which minutes of CPU training cannot learn)")  # fmt: skip
@@ -48,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
     from eanet.inference.quickstart import run_quickstart, settings_from_args
 
     settings = settings_from_args(args.quick, args.photos, train_steps=args.train_steps, frames=args.frames,
-                                  cameras=args.cameras, eval_samples=args.eval_samples, seed=args.seed,
+                                  test_frames=args.test_frames, cameras=args.cameras, eval_samples=args.eval_samples, seed=args.seed,
                                   view_spread=args.view_spread)  # fmt: skip
     from eanet.errors import InvalidInputError
 
-    if settings.train_steps < 1 or settings.frames < 1 or settings.cameras < 1:
-        raise InvalidInputError("--train-steps, --frames and --cameras must be at least 1")
+    if min(settings.train_steps, settings.frames, settings.test_frames, settings.cameras) < 1:
+        raise InvalidInputError("--train-steps, --frames, --test-frames and --cameras must be at least 1")
     if not 0.0 < settings.view_spread <= 1.0:
         raise InvalidInputError(f"--view-spread must be in (0, 1], got {settings.view_spread}")
     progress = not args.no_progress and sys.stderr.isatty()
