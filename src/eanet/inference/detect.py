@@ -13,9 +13,12 @@ What is reported, never guessed (issue 6 item 2):
 * one hand found: the crop is that hand's box, and the result carries a warning (EANet always predicts two hands;
   the other one is then not in the crop, or hidden, and its prediction is unreliable).
 
-MediaPipe's handedness labels are reported as given (``detector_label``) and not used: the landmarker assumes a
-mirrored (selfie) image for them, and EANet predicts both hands anyway. Tightly interlocked hands are sometimes
-found as one hand (environment.md); the union box then still holds both, but the result says "one hand".
+MediaPipe's handedness labels are reported as given (``detector_label``); the crop does not use them (EANet predicts
+both hands anyway). Keypoint fitting (:mod:`eanet.inference.fit`) weighs them, with the 3D landmarks' geometry, to
+tell which detected hand is the right one: the Tasks landmarker used here names the hand as seen in the image
+(older MediaPipe solutions documented labels for mirrored selfie images; see :func:`eanet.inference.fit.label_evidence`).
+Tightly interlocked hands are sometimes found as one hand (environment.md); the union box then still holds both, but
+the result says "one hand".
 """
 
 from __future__ import annotations

@@ -338,7 +338,7 @@ def assign_hands(
             warnings.append("the two detected hands look alike to both handedness tests; the better-scored one was "
                             "taken as the right hand")  # fmt: skip
         hands = {"right": a, "left": b} if a.evidence >= b.evidence else {"right": b, "left": a}
-        if a.evidence * b.evidence > 0:
+        if a.evidence * b.evidence > 0 and min(abs(a.evidence), abs(b.evidence)) > 0.3:
             warnings.append(
                 f"both detected hands look like {'right' if a.evidence > 0 else 'left'} hands; the one with more "
                 "evidence was taken as the right hand"
