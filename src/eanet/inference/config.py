@@ -30,17 +30,17 @@ class FitConfig:
     #: Also run MediaPipe on the mirror image and merge (it finds hands it misses on the original, e.g. the second
     #: hand of example_image2.png, and its handedness labels are checked against the mirror pass's).
     mirror_detection: bool = True
-    #: Geman-McClure scale of the 2D term, as a fraction of the hand's size in the image (residuals much larger
-    #: than this count as outliers: a landmark MediaPipe put on the wrong finger barely pulls).
-    robust_scale: float = 0.2
+    #: Scale of the robust (pseudo-Huber) 2D term, as a fraction of the hand's size in the image: residuals above it
+    #: pull with a constant force, so a landmark MediaPipe put on the wrong finger cannot drag the whole hand.
+    robust_scale: float = 0.1
     #: Weight of MediaPipe's 3D landmarks (bone directions: finger bending towards or away from the camera).
-    weight_bones_3d: float = 0.1
+    weight_bones_3d: float = 0.05
     #: Weight of the pose prior towards the starting pose (the network's, or the hand model's mean pose).
     weight_pose_prior: float = 0.002
     #: Weight of the shape prior (L2 on betas).
     weight_shape_prior: float = 0.001
-    #: Weight of the interpenetration penalty (vertices of one hand inside the bone capsules of the other).
-    weight_interpenetration: float = 1.0
+    #: Weight of the interpenetration penalty (vertices of one hand inside the bone spheres of the other).
+    weight_interpenetration: float = 0.1
 
     def __post_init__(self) -> None:
         if self.method not in ("none", "keypoints"):
