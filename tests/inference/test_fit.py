@@ -112,7 +112,10 @@ def two_hand_case(layers, seed=0, gap=0.065):
 def layout_network(layers):
     """A FakeNetwork whose hands sit where two_hand_case puts them: right on the image's right, backs to the camera."""
     network = FakeNetwork(layers)
-    network.cam = {"right": np.array([8.0, 1.3, 1.0]), "left": np.array([8.0, 0.7, 1.0])}
+    # (s, tx, ty) in heatmap pixels for the two-hand box of two_hand_case: 600 px / 0.45 m over 278 px per heatmap
+    # pixel gives s = 4.8; the model origins (middle knuckles) at x = +-0.065 m, y = 0.
+    network.cam = {"right": np.array([4.8, 1.42, 1.38]), "left": np.array([4.8, 0.8, 1.38])}
+    network.rel_trans = np.array([-0.29, 0.0, 0.0])  # the left wrist (which places the left hand) 29 cm to the left
     network.root_pose = {side: Rotation.from_matrix(FACING[side]).as_rotvec() for side in ("right", "left")}
     return network
 
@@ -199,7 +202,7 @@ def test_fit_refines_a_network_prediction_and_matches_hands_to_it(open_layers):
     box = landmarks_box(np.concatenate([truth[s]["detection"].landmarks for s in ("right", "left")]))
     before = predictor.predict(image, box, intrinsics=FOCAL, fit="none")
     result = predictor.predict(image, box, intrinsics=FOCAL, fit="keypoints")
-    assert before.fit is None and result.fit.status == "fitted"
+    assert before.fit is None and result.fit.status == "fitted" and result.fit.handedness == "network"
     for side, hand in result.hands():
         report = getattr(result.fit, side)
         assert report.start.startswith("network")
@@ -208,6 +211,32 @@ def test_fit_refines_a_network_prediction_and_matches_hands_to_it(open_layers):
         uv = truth[side]["detection"].landmarks
         assert report.keypoint_dist_px_before == pytest.approx(np.linalg.norm(getattr(before, side).joints_2d - uv, axis=1).mean())
         assert np.linalg.norm(hand.joints_2d - uv, axis=1).mean() < 3.0
+
+
+def test_only_a_confident_network_decides_which_hand_is_which(open_layers):
+    """A network that has the hands the wrong way round decides only when it agrees with itself (its confidence);
+    the fit then follows it and says MediaPipe disagrees. An unsure one (an untrained network) leaves the decision
+    to MediaPipe's labels and 3D landmarks."""
+    from eanet.inference.predictor import Predictor
+
+    truth = two_hand_case(open_layers, seed=2, gap=-0.15)  # crossed: the right hand on the image's left
+    image = make_image()
+    layers = (open_layers["right"], open_layers["left"])
+    box = landmarks_box(np.concatenate([truth[s]["detection"].landmarks for s in ("right", "left")]))
+    rules = {}
+    for hm_offset in (0.0, 0.5):  # 0.5 heatmap pixels between its two heads: confidence ~0
+        network = layout_network(layers)  # predicts the right hand on the image's right
+        network.hm_offset = hm_offset
+        predictor = Predictor(network, layers, device="cpu", input_size=(64, 64), feature_grid=(2, 2),
+                              detector=FakeDetector(image, [truth["right"]["detection"], truth["left"]["detection"]]),
+                              config=InferenceConfig(fit=FitConfig(iterations=2)))  # fmt: skip
+        result = predictor.predict(image, box, intrinsics=FOCAL, fit="keypoints")
+        rules[hm_offset] = result.fit.handedness
+        right_uv = result.fit.keypoints[result.fit.right.detection_index].uv_px
+        swapped = np.allclose(right_uv, truth["left"]["detection"].landmarks)
+        assert swapped == (hm_offset == 0.0)
+        assert any("disagree" in w for w in result.warnings) == (hm_offset == 0.0)
+    assert rules == {0.0: "network", 0.5: "labels+3d"}
 
 
 # ----------------------------------------------------------------------------------------------------------------

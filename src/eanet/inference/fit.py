@@ -1,45 +1,48 @@
 """Keypoint fitting (``eanet predict --fit keypoints``): each hand's pose, shape and placement fitted to MediaPipe.
 
-A network trained on little data predicts the training set's average hands; even a good one leaves a few pixels
-between its mesh and the fingers. This module moves each hand's mesh onto what MediaPipe's hand landmarker sees:
+A network trained on little data predicts the training set's average hands; even a good one leaves pixels between
+its mesh and the fingers. This module moves each hand's mesh onto what MediaPipe's hand landmarker sees
+(docs/inference.md, "Fitting meshes to keypoints"):
 
-1. **Keypoints.** Per detected hand, MediaPipe's 21 image landmarks (pixels) and its 21 3D "world" landmarks
-   (metres, camera-aligned axes), both put in our wrist-first joint order with
-   :data:`~eanet.hand_model.skeleton.MEDIAPIPE_TO_JOINTS_21`.
-2. **Which detection is which hand** (:func:`assign_hands`). With a network: the detections are matched to the
-   network's projected 2D joints when one assignment is clearly cheaper. Otherwise (and without a network): each
-   detection's evidence of being a right hand is the sum of MediaPipe's handedness label *read for a non-mirrored
-   photo* (the landmarker labels hands as if the image were a mirrored selfie, MediaPipe's ``Hands`` docs: "Left"
-   is then a right hand) and the thumb-side test on its 3D landmarks (:func:`chirality_from_world`: fingers flex
-   towards the palm, so the side the fingers curl to tells the palm from the back, and with the knuckle order that
-   tells right from left); the detection with more evidence is the right hand. Disagreements become warnings.
-3. **Start.** With a network: its pose and shape. Without: the hand model's mean pose and shape. The global
-   rotation is the network's or the rotation that aligns the start pose's joints with MediaPipe's 3D landmarks
-   (Kabsch), whichever reprojects better after the translation is solved in closed form
-   (:func:`eanet.inference.placement.solve_translation`) onto the 2D landmarks.
-4. **Fit** (:class:`KeypointFitter`): Adam over each hand's finger angles (flexion, abduction, twist per joint in
-   the anatomical frames of :mod:`eanet.hand_model.poses`), global rotation, translation and betas, both hands
-   together, minimising
+1. **Keypoints** (:func:`keypoints_from_detections`). Per detected hand, MediaPipe's 21 image landmarks (pixels) and
+   21 3D "world" landmarks (metres, camera-aligned axes), put in our wrist-first joint order with
+   :data:`~eanet.hand_model.skeleton.MEDIAPIPE_TO_JOINTS_21`. MediaPipe also runs on the mirror image, mapped back
+   and merged: it is not mirror-symmetric, and the second pass finds hands the first misses (the lower hand of
+   example_image2.png) and gives a second opinion on handedness.
+2. **Which detection is which hand** (:func:`assign_hands`). With a network, the detections are matched to the
+   network's projected 2D joints when one assignment costs less than half the other. Otherwise, and without a
+   network, each detection's evidence of being a right hand is the sum of MediaPipe's handedness labels, read as
+   naming the hand as seen (:func:`label_evidence`; averaged over both passes), and the thumb-side test of its 3D
+   landmarks (:func:`chirality_from_world`); the detection with more evidence is the right hand, and a detection
+   whose label and 3D shape disagree is reported.
+3. **Start.** With a network: its pose and shape. Without: the hand model's mean pose and mean shape. The global
+   rotation is the network's or the one that aligns the start pose's joints with MediaPipe's 3D landmarks
+   (:func:`kabsch`), whichever reprojects better once the translation is solved in closed form onto the 2D
+   landmarks (:func:`eanet.inference.placement.solve_translation`).
+4. **Fit** (:class:`KeypointFitter`): L-BFGS-B (a bounded number of iterations) over each hand's 45 finger angles
+   (flexion, abduction, twist per joint in the anatomical frames of :mod:`eanet.hand_model.poses`, bounded by the
+   range of motion :data:`~eanet.hand_model.poses.JOINT_LIMITS_DEG`), global rotation, translation and betas
+   (bounded by +-3), both hands together, minimising
 
-   * 2D reprojection of the 21 joints onto the landmarks with the image's camera, divided by the hand's size in the
-     image, through a pseudo-Huber function (robust like SMPLify's Geman-McClure data term, Bogo et al. ECCV 2016,
-     but never flat), so a misplaced landmark pulls with a bounded force;
-   * MediaPipe's 3D bone directions (``1 - cos`` per bone; scale-free, since MediaPipe's 3D scale is a guess), which
-     say whether a finger bends towards or away from the camera, something 2D alone cannot;
-   * a pose prior: squared distance of the angles to the start, and a penalty outside the anatomical range of
-     motion (:data:`~eanet.hand_model.poses.JOINT_LIMITS_DEG`);
+   * the 2D reprojection of the 21 joints onto the landmarks with the image's camera, in units of the hand's size
+     in the image, through a pseudo-Huber function: quadratic for small residuals, linear for large ones, so a
+     landmark on the wrong finger pulls with a bounded force (robust like SMPLify's Geman-McClure term, Bogo et al.
+     ECCV 2016, but never flat: with a bounded loss a hand pushed away by one large step stayed there);
+   * MediaPipe's 3D bone directions (``1 - cos`` per bone, scale-free since MediaPipe's 3D scale is a guess): which
+     way each finger bends towards or away from the camera, which 2D alone cannot tell;
+   * a pose prior: squared distance of the finger angles to the start's;
    * a shape prior: squared betas;
-   * interpenetration: sampled vertices of each hand inside spheres along the other hand's bones (radii measured
-     on the hand model's rest mesh, shrunk so touching skin costs nothing).
+   * interpenetration: sampled vertices of each hand inside spheres along the other hand's bones
+     (:func:`bone_spheres`, sized on the hand model's rest mesh so touching skin costs nothing).
 
-The hands are skinned on the few hundred vertices the joints and the collision test need (:class:`PartialSkin`,
-the same arithmetic as :class:`~eanet.hand_model.layer.HandModelLayer`), which keeps an image well under a second on
-two CPU cores. The fitted parameters go through the full hand-model layer once at the end, so
-``HandModelLayer(root_pose_aa, hand_pose_aa, betas, transl=transl)`` reproduces the reported meshes exactly.
+The hands are skinned on the few hundred vertices the joints and the collision test need (:class:`PartialSkin`:
+the arithmetic of :class:`~eanet.hand_model.layer.HandModelLayer`, both hands in one batched pass). The fitted
+parameters go through the full hand-model layer once at the end, so ``HandModelLayer(root_pose_aa, hand_pose_aa,
+betas, transl=transl)`` reproduces the reported meshes.
 
-What is reported (:class:`FitReport`): per hand whether it was fitted, the mean 2D distance between its 21
-projected joints and the landmarks before and after (pixels), iterations, and warnings; bad input (no hand, one
-hand, MediaPipe missing) leaves the unfitted prediction with a warning instead of failing.
+What is reported (:class:`FitReport`, ``prediction.json`` ``fit``): per hand whether it was fitted, the mean 2D
+distance between its 21 projected joints and the landmarks before and after (pixels), iterations and warnings.
+Bad input (no hand, one hand, MediaPipe missing) leaves the unfitted hands, with a warning, instead of failing.
 """
 
 from __future__ import annotations
@@ -95,8 +98,10 @@ _JOINT_WEIGHTS_2D = np.array([1.0, 0.5] + [1.0] * 19)
 _BONE_WEIGHTS_3D = np.array([0.5 if parent == 0 else 1.0 for _, parent in BONES_21])
 #: Thumb-side test: a palmar offset of the finger joints of this fraction of the palm length counts as certain.
 _CHIRALITY_SCALE = 0.1
-#: Network matching decides handedness when one assignment costs less than this fraction of the other.
+#: Network matching decides handedness when one assignment costs less than this fraction of the other, and only for
+#: a network whose confidence is at least this for both hands.
 _MATCH_RATIO = 0.5
+_NETWORK_MATCH_CONFIDENCE = 0.5
 #: Vertices per hand sampled for the interpenetration test.
 _COLLISION_VERTICES = 160
 #: A bone's sphere radius is this fraction of the 5th percentile of its vertices' distances from it (the skin's
@@ -332,6 +337,9 @@ def assign_hands(
             swapped = cost(a, "left") + cost(b, "right")
             if min(straight, swapped) < _MATCH_RATIO * max(straight, swapped):
                 hands = {"right": a, "left": b} if straight <= swapped else {"right": b, "left": a}
+                if hands["right"].evidence < hands["left"].evidence and min(abs(a.evidence), abs(b.evidence)) > 0.3:
+                    warnings.append("the network's hands and MediaPipe's handedness disagree on which detected hand "
+                                    "is the right one; the network's placement was followed")  # fmt: skip
                 return HandAssignment(hands, "network", warnings)
         else:
             (a,) = keypoints
@@ -1131,7 +1139,10 @@ def fit_image_prediction(
     if not keypoints:
         report.warnings.append("keypoint fitting: MediaPipe found no hand; the meshes are not fitted")
         return _finish(prediction, report, t0)
-    predicted_uv = {side: hand.joints_2d for side, hand in prediction.hands()} if network else None
+    # A network's placement says which hand is which only if it is trained enough to agree with itself: an untrained
+    # or barely trained one puts its average hands at fixed places (docs/inference.md, "Confidence").
+    trusted = network and min(prediction.right.confidence, prediction.left.confidence) >= _NETWORK_MATCH_CONFIDENCE
+    predicted_uv = {side: hand.joints_2d for side, hand in prediction.hands()} if trusted else None
     assignment = assign_hands(keypoints, predicted_uv)
     report.handedness = assignment.rule
     report.warnings.extend(f"keypoint fitting: {w}" for w in assignment.warnings)
