@@ -463,3 +463,105 @@ def test_write_test_image_helper_is_not_symmetric(tmp_path):
     """The fake detector tells the mirror pass by comparing images: the test images must not be mirror-symmetric."""
     rgb = write_test_image(tmp_path / "x.png", 96, 80, seed=1)
     assert not np.array_equal(rgb, rgb[:, ::-1]) and not np.array_equal(make_image(), make_image()[:, ::-1])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the other ways in: the web demo and videos
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def test_web_demo_fits_when_asked_and_reports_the_distances(open_layers):
+    from eanet.render import Renderer
+    from eanet.web.app import DemoRunner, DemoSettings
+
+    truth = two_hand_case(open_layers, seed=1)
+    image = make_image()
+    predictor = predictor_without_network(FakeDetector(image, [truth["right"]["detection"], truth["left"]["detection"]]),
+                                          iterations=5)  # fmt: skip
+    with Renderer("torch") as renderer:
+        runner = DemoRunner(predictor, DemoSettings(detection=True, render_max_size=160), renderer=renderer)
+        try:
+            result = runner.process(_png_bytes(image), "cropped", fit=False)  # no network: fitted anyway
+            assert result.ok, result.message
+            assert json.loads(result.json_path.read_text())["fit"]["status"] == "fitted"
+        finally:
+            runner.close()
+    assert "Fitted to keypoints" in result.message and "right" in result.message
+    assert result.summary["fit"]["right"]["fitted"] and result.summary["fit"]["left"]["iterations"] <= 5
+    unavailable = DemoRunner(predictor, DemoSettings(detection=False))
+    try:
+        refused = unavailable.process(_png_bytes(image), "cropped", fit=True)
+    finally:
+        unavailable.close()
+    assert not refused.ok and "fitting to keypoints" in refused.message
+
+
+class _EveryFrameDetector:
+    """Finds one hand at a fixed place in every frame (and its mirror image in the mirrored frame)."""
+
+    def __init__(self, hand: HandDetection, width: int):
+        self.hand, self.width, self.last = hand, width, None
+        self.calls = 0
+
+    def detect(self, image):
+        self.calls += 1
+        if self.last is not None and np.array_equal(image, self.last[:, ::-1]):
+            return [mirrored(self.hand, self.width)]
+        self.last = image.copy()
+        return [self.hand]
+
+    def close(self):
+        pass
+
+
+def test_video_frames_are_fitted_and_smoothed(open_layers, tmp_path):
+    from inference_helpers import write_test_video
+
+    from eanet.inference.runner import OutputOptions
+    from eanet.inference.smoothing import SmoothingSettings
+    from eanet.inference.video import predict_video
+
+    video = write_test_video(tmp_path / "clip.mp4", frames=3, width=WIDTH, height=HEIGHT)
+    rng = np.random.default_rng(8)
+    hand = pose_hand(open_layers["right"], "right", rng, (0.0, 0.0, 0.45))["detection"]
+    detector = _EveryFrameDetector(hand, WIDTH)
+    predictor = predictor_without_network(detector, iterations=5)
+    options = OutputOptions(bbox=(100.0, 50.0, 400.0, 380.0), renders=False, meshes=False, progress=False,
+                            intrinsics=FOCAL)  # fmt: skip
+    result = predict_video(predictor, video, tmp_path / "out", options, SmoothingSettings())
+    assert result.frame_counts["ok"] == 3 and detector.calls == 6  # each frame and its mirror image
+    for frame in sorted((tmp_path / "out" / "frames").glob("frame_*.json")):
+        data = json.loads(frame.read_text())
+        assert data["fit"]["status"] == "one_hand" and data["fit"]["hands"]["right"]["fitted"]
+        assert data["hands"]["right"]["placement"]["smoothed"] is True
+
+
+def test_real_mediapipe_fit_on_the_example_photo():
+    """With MediaPipe and its model file (skipped otherwise): the fit follows the real photo's keypoints and takes
+    the hand on the image's left (the person's right hand, facing the camera) as the right hand."""
+    from pathlib import Path
+
+    from test_detect import SHARED_IMAGES, _real_model_path
+
+    from eanet.inference.detect import MediaPipeHandDetector
+    from eanet.inference.inputs import load_image
+
+    model = _real_model_path()
+    path = SHARED_IMAGES / "example_image1.png"
+    if not Path(path).is_file():
+        pytest.skip("example photo not available")
+    image = load_image(path)
+    with MediaPipeHandDetector(model) as detector:
+        result = predictor_without_network(detector).predict(image)
+    assert result.fit.status == "fitted"
+    for side in ("right", "left"):
+        report = getattr(result.fit, side)
+        assert report.keypoint_dist_px_after < 0.6 * report.keypoint_dist_px_before
+    assert result.right.joints_2d[0, 0] < result.left.joints_2d[0, 0]  # the right wrist on the image's left
