@@ -821,7 +821,7 @@ class KeypointFitter:
         """
         threads = torch.get_num_threads()
         # Every tensor here is tiny (a few hundred vertices): intra-op threads only add synchronisation, which on a
-        # busy 2-core machine made each iteration 20-50x slower (measured: 3 ms vs 60-120 ms per hand).
+        # busy 2-core machine made the hand model's pass 10-50x slower (measured: 2-3 ms vs 30-120 ms).
         torch.set_num_threads(1)
         try:
             return self._fit(starts, targets, camera)
