@@ -611,14 +611,12 @@ class HandStart:
         root_rotmat: ``(3, 3)`` global rotation (camera frame).
         pose_abs: ``(45,)`` absolute finger pose (axis-angle, mean included: a ``flat_hand_mean=True`` pose).
         betas: ``(S,)`` shape.
-        transl: ``(3,)`` translation into the camera frame (None: solved from the keypoints).
-        source: ``network`` or ``mean pose`` (recorded).
+        source: ``network`` or ``mean pose`` (recorded). The translation is always solved from the keypoints.
     """
 
     root_rotmat: np.ndarray
     pose_abs: np.ndarray
     betas: np.ndarray
-    transl: np.ndarray | None = None
     source: str = "network"
 
 
@@ -636,8 +634,9 @@ class HandFitReport:
             placed on the keypoints in closed form).
         keypoint_dist_px_after: the same after fitting.
         iterations: optimiser iterations run.
-        start: ``network`` / ``mean pose`` (finger pose and shape) and the start's global rotation
-            (``network`` or ``keypoints``: the Kabsch alignment to MediaPipe's 3D landmarks).
+        start: what the fit started from: ``network`` or ``mean pose`` (finger pose and shape), and where its
+            global rotation came from: ``network``, ``keypoints`` (aligned to MediaPipe's 3D landmarks) or
+            ``placeholder`` (the no-network stand-in's backs-to-the-camera hands).
         warnings: messages for the user.
     """
 
@@ -771,7 +770,7 @@ class KeypointFitter:
         Returns:
             ``(root_rotmat (3, 3), transl (3,), which)`` with ``which`` ``network`` or ``keypoints``.
         """
-        candidates = [("network" if start.source == "network" else "default", np.asarray(start.root_rotmat))]
+        candidates = [("network" if start.source == "network" else "placeholder", np.asarray(start.root_rotmat))]
         if target.world_m is not None:
             flat = self._joints_np(side, np.eye(3), start.pose_abs, start.betas)  # (21, 3) root not rotated
             world_cam = target.world_m @ ray_rotation(target.center_px, camera.focal, camera.princpt).T  # (21, 3)
