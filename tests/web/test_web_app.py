@@ -192,8 +192,8 @@ def test_serve_command_line(capsys):
     with pytest.raises(SystemExit):
         main(["serve", "--checkpoint", "x.safetensors", "--share"])
     assert "unrecognized arguments: --share" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["serve"])  # a model is required
+    assert main(["serve"]) == 2  # a model is required, unless the hand model alone is fitted to keypoints
+    assert "--fit keypoints" in capsys.readouterr().err
     assert main(["serve", "--checkpoint", "missing.safetensors", "--port", "0"]) == 2
     assert main(["serve", "--checkpoint", "missing.safetensors", "--port", "7861"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -11,6 +11,8 @@ examples:
   eanet predict img.png --checkpoint model.safetensors --out out/ --bbox 120,80,300,260
   eanet predict 'shots/*.jpg' clip.mp4 --checkpoint model.safetensors --out out/ --smoothing 2
   eanet predict photo.jpg --checkpoint snapshot_29.pth.tar --mano-dir ~/mano --out out/   # official weights
+  eanet predict photo.jpg --checkpoint model.safetensors --fit keypoints --out out/   # fit meshes to MediaPipe
+  eanet predict photo.jpg --fit keypoints --out out/      # no checkpoint: the hand model fitted to MediaPipe alone
 
 per image:  OUT/<name>/prediction.json, right.obj, left.obj, right.ply, left.ply, hands.glb, overlay.png,
             side.png, joints.png
@@ -55,7 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image/video files, folders or glob patterns")
-    parser.add_argument("--checkpoint", required=True, help="eanet .safetensors checkpoint or official .pth.tar")
+    parser.add_argument("--checkpoint", help="eanet .safetensors checkpoint or official .pth.tar (optional with "
+                        "--fit keypoints: the hand model's mean pose is then fitted to MediaPipe's keypoints)")  # fmt: skip
+    parser.add_argument("--fit", choices=("none", "keypoints"), help="keypoints: fit each hand's mesh to MediaPipe's "
+                        "21 keypoints after the network (needs the MediaPipe extra; docs/inference.md)")  # fmt: skip
     parser.add_argument("--out", required=True, help="output folder")
     crop = parser.add_mutually_exclusive_group()
     crop.add_argument("--cropped", action="store_true", help="inputs are already cropped to the two hands "
@@ -102,6 +107,7 @@ def inference_config_from_args(args: argparse.Namespace):
         "inference.mesh_axes": args.mesh_axes,
         "inference.batch_size": args.batch_size,
         "inference.render_backend": args.render_backend,
+        "inference.fit.method": args.fit,
     }
     for key, value in flags.items():
         if value is not None:
@@ -118,8 +124,16 @@ def _yaml(value) -> str:
 
 
 def build_predictor(args: argparse.Namespace, config):
-    """The predictor for ``--checkpoint`` with the hand model the flags ask for."""
+    """The predictor for ``--checkpoint`` with the hand model the flags ask for (no checkpoint: keypoint fitting)."""
     from eanet.inference.predictor import Predictor
+
+    if args.checkpoint is None:
+        from eanet.cli import CommandError
+
+        if config.fit.method != "keypoints":
+            raise CommandError("pass --checkpoint MODEL, or --fit keypoints to fit the hand model to MediaPipe's "
+                               "keypoints without a network")  # fmt: skip
+        return Predictor.without_network(hand_model=args.hand_model or "open", mano_dir=args.mano_dir, config=config)
 
     hand_model_cfg = None
     mano_dir = args.mano_dir
@@ -147,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     needs_detector = not args.cropped and args.bbox is None and any(it.error is None for it in items)
     try:
         predictor = build_predictor(args, config)
-        if needs_detector:
+        if needs_detector or not predictor.has_network:  # without a network only the keypoints say anything
             predictor.detector  # noqa: B018 - fail now, once, with the install hint, not once per input
     except BaseException:
         if not out_existed:  # leave no empty folder behind when the checkpoint or detector cannot be used

@@ -17,6 +17,8 @@ examples:
   eanet serve --checkpoint runs/quickstart/run/model.safetensors
   eanet serve --checkpoint snapshot_29.pth.tar --mano-dir ~/mano --device cuda
   eanet serve --onnx eanet.onnx --max-upload-mb 10
+  eanet serve --checkpoint model.safetensors --fit keypoints   # "fit to keypoints" ticked (MediaPipe extra)
+  eanet serve --fit keypoints                                  # no checkpoint: the hand model fitted to MediaPipe
 """
 
 
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", help="eanet .safetensors checkpoint or official .pth.tar")
     source.add_argument("--onnx", help="an ONNX file from `eanet export` (run by ONNX Runtime)")
     parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (or $EANET_MANO_DIR)")
@@ -38,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default: 20)")
     parser.add_argument("--max-megapixels", type=float, default=40.0, help="largest image in megapixels (default: 40)")
     parser.add_argument("--detector-model", help="MediaPipe hand_landmarker.task (enables the detection option)")
+    parser.add_argument("--fit", choices=("none", "keypoints"), default="none", help="keypoints: tick \"fit the "
+                        "meshes to MediaPipe's keypoints\" by default; without --checkpoint/--onnx it is the only mode")
+    parser.add_argument("--hand-model", choices=("open", "mano"), default="open", help="hand model without a "
+                        "checkpoint (--fit keypoints alone; mano needs --mano-dir)")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -48,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
         raise CommandError("--max-upload-mb and --max-megapixels must be positive")
+    if not args.checkpoint and not args.onnx and args.fit != "keypoints":
+        raise CommandError("pass --checkpoint MODEL or --onnx MODEL, or --fit keypoints to fit the hand model to "
+                           "MediaPipe's keypoints without a network")  # fmt: skip
     # Gradio must be importable before the model is loaded (a missing extra should fail in a second).
     import importlib.util
 
@@ -81,6 +90,10 @@ def _serve(args: argparse.Namespace) -> int:
         from eanet.export_onnx.runtime import predictor_from_onnx
 
         predictor = predictor_from_onnx(args.onnx, mano_dir=args.mano_dir)
+    elif not args.checkpoint:
+        from eanet.inference.predictor import Predictor
+
+        predictor = Predictor.without_network(hand_model=args.hand_model, mano_dir=args.mano_dir)
     else:
         from eanet.inference.predictor import Predictor
 
@@ -88,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.detector_model:
         predictor.config = dataclasses.replace(predictor.config, detector_model_path=args.detector_model)
     limits = UploadLimits(max_bytes=int(args.max_upload_mb * 1024 * 1024), max_pixels=int(args.max_megapixels * 1e6))
-    settings = DemoSettings(limits=limits)
+    settings = DemoSettings(limits=limits, fit=args.fit == "keypoints")
     app = build_app(predictor, settings)
     import signal
     import threading

@@ -10,6 +10,11 @@ here, and nowhere else.
   pinky, each from base (``_1``) to tip (``_4``).
 * **InterHand2.6M 21** (``IH26M_JOINTS_21``): the dataset's order, tip first and wrist last, per finger thumb to
   pinky (``interhand_format.md`` §4a).
+* **MediaPipe 21** (``MEDIAPIPE_JOINTS_21``): the hand landmarker's order (``HandLandmark`` in MediaPipe's hand
+  landmarker documentation): wrist, then thumb CMC, MCP, IP, tip, then index, middle, ring and pinky, each MCP, PIP,
+  DIP, tip. Joint by joint it is the wrist-first order (thumb CMC = ``Thumb_1``, finger MCP = ``X_1``, tips =
+  ``X_4``), so ``MEDIAPIPE_TO_JOINTS_21`` is the identity; it is still written out name by name
+  (``MEDIAPIPE_TO_JOINT_NAMES``) so the correspondence is stated once and tested.
 
 Two-hand arrays stack the right hand first (indices 0-20) and the left hand second (21-41), in both orders.
 """
@@ -29,6 +34,10 @@ __all__ = [
     "MANO16_TIPS_TO_JOINTS_21",
     "JOINTS_21_TO_IH26M",
     "IH26M_TO_JOINTS_21",
+    "MEDIAPIPE_JOINTS_21",
+    "MEDIAPIPE_TO_JOINT_NAMES",
+    "MEDIAPIPE_TO_JOINTS_21",
+    "MEDIAPIPE_TO_IH26M",
     "WRIST",
     "MIDDLE_MCP",
     "IH26M_WRIST",
@@ -76,6 +85,39 @@ JOINTS_21_TO_IH26M: tuple[int, ...] = tuple(JOINTS_21.index(name) for name in IH
 
 #: ``joints_21 = joints_ih26m[:, IH26M_TO_JOINTS_21]``.
 IH26M_TO_JOINTS_21: tuple[int, ...] = tuple(IH26M_JOINTS_21.index(name) for name in JOINTS_21)
+
+#: MediaPipe hand-landmarker landmark names, in its output order (``mediapipe.tasks.python.vision.HandLandmark``).
+MEDIAPIPE_JOINTS_21: tuple[str, ...] = (
+    "WRIST",
+    "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)  # fmt: skip
+
+#: Which joint of ours each MediaPipe landmark is (the one explicit table; the index maps below come from it). The
+#: anatomical joints agree; their exact positions do not quite (MediaPipe marks the skin over a joint, a hand
+#: model's regressor the joint centre; MediaPipe's thumb CMC sits nearer the wrist than MANO's first thumb joint).
+MEDIAPIPE_TO_JOINT_NAMES: dict[str, str] = {
+    "WRIST": "Wrist",
+    "THUMB_CMC": "Thumb_1", "THUMB_MCP": "Thumb_2", "THUMB_IP": "Thumb_3", "THUMB_TIP": "Thumb_4",
+    "INDEX_FINGER_MCP": "Index_1", "INDEX_FINGER_PIP": "Index_2", "INDEX_FINGER_DIP": "Index_3",
+    "INDEX_FINGER_TIP": "Index_4",
+    "MIDDLE_FINGER_MCP": "Middle_1", "MIDDLE_FINGER_PIP": "Middle_2", "MIDDLE_FINGER_DIP": "Middle_3",
+    "MIDDLE_FINGER_TIP": "Middle_4",
+    "RING_FINGER_MCP": "Ring_1", "RING_FINGER_PIP": "Ring_2", "RING_FINGER_DIP": "Ring_3", "RING_FINGER_TIP": "Ring_4",
+    "PINKY_MCP": "Pinky_1", "PINKY_PIP": "Pinky_2", "PINKY_DIP": "Pinky_3", "PINKY_TIP": "Pinky_4",
+}  # fmt: skip
+
+#: ``joints_21 = mediapipe[:, MEDIAPIPE_TO_JOINTS_21]`` (MediaPipe landmarks in the wrist-first order).
+MEDIAPIPE_TO_JOINTS_21: tuple[int, ...] = tuple(
+    MEDIAPIPE_JOINTS_21.index(next(mp for mp, ours in MEDIAPIPE_TO_JOINT_NAMES.items() if ours == name))
+    for name in JOINTS_21
+)
+
+#: ``joints_ih26m = mediapipe[:, MEDIAPIPE_TO_IH26M]`` (MediaPipe landmarks in InterHand2.6M's order).
+MEDIAPIPE_TO_IH26M: tuple[int, ...] = tuple(MEDIAPIPE_TO_JOINTS_21[i] for i in JOINTS_21_TO_IH26M)
 
 #: Root of the wrist-first order (the official model's root).
 WRIST = 0

@@ -11,10 +11,11 @@ Importing this package is light; torch loads with the predictor.
 from __future__ import annotations
 
 from eanet._lazy import lazy_exports
-from eanet.inference.config import InferenceConfig
+from eanet.inference.config import FitConfig, InferenceConfig
 
 __all__ = [
     "InferenceConfig",
+    "FitConfig",
     "Predictor",
     "ImagePrediction",
     "HandResult",

@@ -13,6 +13,48 @@ from eanet.speed import SpeedConfig
 
 
 @dataclass(frozen=True)
+class FitConfig:
+    """Keypoint fitting (``eanet predict --fit keypoints``, :mod:`eanet.inference.fit`, docs/inference.md).
+
+    Loss weights are relative to the 2D keypoint term (which is in units of the hand's size in the image).
+    """
+
+    #: ``none`` (the network's meshes as they are) or ``keypoints`` (fit each hand to MediaPipe's 21 keypoints).
+    method: Literal["none", "keypoints"] = "none"
+    #: L-BFGS-B iterations per image (both hands together; at most twice as many loss evaluations); the fit stops
+    #: earlier when the loss stops falling. 0 keeps the start pose and only places each hand on its keypoints
+    #: (global rotation and translation, closed form).
+    iterations: int = 40
+    #: Stop when an iteration lowers the loss by less than this fraction.
+    tolerance: float = 1e-6
+    #: Also run MediaPipe on the mirror image and merge (it finds hands it misses on the original, e.g. the second
+    #: hand of example_image2.png, and its handedness labels are checked against the mirror pass's).
+    mirror_detection: bool = True
+    #: Scale of the robust (pseudo-Huber) 2D term, as a fraction of the hand's size in the image: residuals above it
+    #: pull with a constant force, so a landmark MediaPipe put on the wrong finger cannot drag the whole hand.
+    robust_scale: float = 0.1
+    #: Weight of MediaPipe's 3D landmarks (bone directions: finger bending towards or away from the camera).
+    weight_bones_3d: float = 0.05
+    #: Weight of the pose prior towards the starting pose (the network's, or the hand model's mean pose).
+    weight_pose_prior: float = 0.002
+    #: Weight of the shape prior (L2 on betas).
+    weight_shape_prior: float = 0.001
+    #: Weight of the interpenetration penalty (vertices of one hand inside the bone spheres of the other).
+    weight_interpenetration: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.method not in ("none", "keypoints"):
+            raise ValueError(f"fit.method must be 'none' or 'keypoints', got {self.method!r}")
+        if not 0 <= self.iterations <= 10_000:
+            raise ValueError(f"fit.iterations must be between 0 and 10000, got {self.iterations}")
+        if self.tolerance < 0 or self.robust_scale <= 0:
+            raise ValueError("fit.tolerance must be >= 0 and fit.robust_scale > 0")
+        for name in ("weight_bones_3d", "weight_pose_prior", "weight_shape_prior", "weight_interpenetration"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"fit.{name} must be non-negative, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class InferenceConfig:
     # ---- batching and device
     #: Crops per forward pass.
@@ -42,6 +84,9 @@ class InferenceConfig:
     focal: float | None = None
     #: Field of view (degrees) across the image's larger side, used when ``focal`` is null.
     fov_deg: float = 50.0
+
+    # ---- keypoint fitting (``--fit keypoints``; needs the MediaPipe extra)
+    fit: FitConfig = field(default_factory=FitConfig)
 
     # ---- input limits
     #: Images with more pixels than this are refused (decompression-bomb guard); raise it for huge scans.

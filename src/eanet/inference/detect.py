@@ -13,9 +13,12 @@ What is reported, never guessed (issue 6 item 2):
 * one hand found: the crop is that hand's box, and the result carries a warning (EANet always predicts two hands;
   the other one is then not in the crop, or hidden, and its prediction is unreliable).
 
-MediaPipe's handedness labels are reported as given (``detector_label``) and not used: the landmarker assumes a
-mirrored (selfie) image for them, and EANet predicts both hands anyway. Tightly interlocked hands are sometimes
-found as one hand (environment.md); the union box then still holds both, but the result says "one hand".
+MediaPipe's handedness labels are reported as given (``detector_label``); the crop does not use them (EANet predicts
+both hands anyway). Keypoint fitting (:mod:`eanet.inference.fit`) weighs them, with the 3D landmarks' geometry, to
+tell which detected hand is the right one: the Tasks landmarker used here names the hand as seen in the image
+(older MediaPipe solutions documented labels for mirrored selfie images; see :func:`eanet.inference.fit.label_evidence`).
+Tightly interlocked hands are sometimes found as one hand (environment.md); the union box then still holds both, but
+the result says "one hand".
 """
 
 from __future__ import annotations
@@ -67,12 +70,17 @@ class HandDetection:
         score: detection confidence in ``[0, 1]``.
         landmarks: ``(21, 2)`` landmark pixels (MediaPipe order, wrist first), or None.
         detector_label: the detector's handedness label as given (``Left``/``Right``), or "".
+        landmarks_world: ``(21, 3)`` MediaPipe's 3D "world" landmarks (same order), metres, origin near the hand's
+            centre, axes as the image's (x right, y down, z away from the camera), or None. Their scale is
+            MediaPipe's guess of an average hand; keypoint fitting uses only their directions
+            (:mod:`eanet.inference.fit`).
     """
 
     box: np.ndarray
     score: float
     landmarks: np.ndarray | None = None
     detector_label: str = ""
+    landmarks_world: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,7 @@ class HandDetection:
             "score": float(self.score),
             "detector_label": self.detector_label,
             "landmarks_2d": None if self.landmarks is None else np.round(self.landmarks, 2).tolist(),
+            "landmarks_world_m": None if self.landmarks_world is None else np.round(self.landmarks_world, 5).tolist(),
         }
 
 
@@ -178,9 +187,10 @@ class MediaPipeHandDetector:
         min_presence: minimum hand-presence confidence.
         num_hands: at most this many hands.
         landmarker: an object with ``detect(image) -> result`` to use instead of MediaPipe's (tests); ``result``
-            has ``hand_landmarks`` (per hand, 21 objects with normalised ``x``, ``y``) and ``handedness`` (per
-            hand, a list whose first item has ``category_name`` and ``score``). The image is then passed as the
-            NumPy array itself.
+            has ``hand_landmarks`` (per hand, 21 objects with normalised ``x``, ``y``), optionally
+            ``hand_world_landmarks`` (per hand, 21 objects with ``x``, ``y``, ``z`` in metres) and ``handedness``
+            (per hand, a list whose first item has ``category_name`` and ``score``). The image is then passed as
+            the NumPy array itself.
 
     Raises:
         DetectorUnavailableError: MediaPipe is not installed or the model file is missing.
@@ -239,14 +249,19 @@ class MediaPipeHandDetector:
         if self._mp is not None:
             mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image)
         result = self._landmarker.detect(mp_image)
+        world_all = getattr(result, "hand_world_landmarks", None) or []
         hands = []
         for i, landmarks in enumerate(result.hand_landmarks or []):
             pts = np.array([[lm.x * width, lm.y * height] for lm in landmarks], dtype=np.float64)  # (21, 2)
+            world = None
+            if i < len(world_all) and len(world_all[i]) == len(landmarks):
+                world = np.array([[lm.x, lm.y, lm.z] for lm in world_all[i]], dtype=np.float64)  # (21, 3) metres
             label, score = "", 1.0
             if result.handedness and i < len(result.handedness) and result.handedness[i]:
                 category = result.handedness[i][0]
                 label, score = str(category.category_name), float(category.score)
-            hands.append(HandDetection(box=landmarks_box(pts), score=score, landmarks=pts, detector_label=label))
+            hands.append(HandDetection(box=landmarks_box(pts), score=score, landmarks=pts, detector_label=label,
+                                       landmarks_world=world))  # fmt: skip
         hands.sort(key=lambda h: -h.score)
         return hands
 

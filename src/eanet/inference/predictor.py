@@ -43,7 +43,12 @@ from eanet.inference.placement import (
     solve_translation,
     warp_crop,
 )
-from eanet.inference.reliability import low_confidence_warning, model_warnings, training_data_summary
+from eanet.inference.reliability import (
+    low_confidence_warning,
+    model_warnings,
+    no_network_warning,
+    training_data_summary,
+)
 from eanet.inference.result import FailedPrediction, HandResult, ImagePrediction
 from eanet.model.provenance import TrainingData, official_training_data
 from eanet.structures import TwoHandPrediction
@@ -156,6 +161,8 @@ class Predictor:
         self.model_warnings = model_warnings(training_data, training_data_unknown_because)
         self._detector = detector
         self._owns_detector = False
+        self._fitter = None  # eanet.inference.fit.KeypointFitter, built on first use
+        self._fit_unavailable: str | None = None  # why the detector for keypoint fitting cannot run
 
     # ------------------------------------------------------------------------------------------------------------
     # construction
@@ -228,6 +235,52 @@ class Predictor:
         return cls(model, (right, left), config=config, device=dev, detector=detector, model_info=info,
                    hand_model_kind=kind, training_data=training_data,
                    training_data_unknown_because=unknown_because)  # fmt: skip
+
+    @classmethod
+    def without_network(
+        cls,
+        *,
+        hand_model: str = "open",
+        mano_dir: str | Path | None = None,
+        config: InferenceConfig | None = None,
+        detector: HandDetector | None = None,
+    ) -> Predictor:
+        """A predictor with no checkpoint, for keypoint fitting: the hand model's mean pose fitted to MediaPipe.
+
+        Its stand-in network (:class:`~eanet.inference.fit.MeanHandNetwork`) predicts the mean hands for every
+        image; ``config.fit.method`` is set to ``keypoints`` so each detected hand is fitted to its keypoints
+        (docs/inference.md, "Fitting meshes to keypoints"). Hands that are not detected stay placeholders.
+
+        Args:
+            hand_model: ``open`` (the built-in open hand model) or ``mano`` (needs ``mano_dir`` or
+                ``$EANET_MANO_DIR``).
+            config: inference settings (default: the defaults); its ``fit`` section sets the fit.
+            detector: see :class:`Predictor`.
+        """
+        import dataclasses
+
+        from eanet.hand_model import build_hand_models
+        from eanet.hand_model.config import HandModelConfig
+        from eanet.inference.fit import MeanHandNetwork
+
+        right, left = build_hand_models(HandModelConfig(kind=hand_model, mano_dir=None if mano_dir is None else str(mano_dir)))
+        config = config or InferenceConfig()
+        config = dataclasses.replace(config, fit=dataclasses.replace(config.fit, method="keypoints"))
+        network = MeanHandNetwork((right, left))
+        info = {"checkpoint": None, "source": "none (hand model's mean pose, fitted to keypoints)",
+                "architecture": "none"}  # fmt: skip
+        predictor = cls(network, (right, left), config=config, device="cpu", detector=detector, model_info=info,
+                        hand_model_kind=hand_model)  # fmt: skip
+        # Not "training data unknown": there are no trained weights at all, and the results say what they are instead.
+        predictor.model_warnings = [no_network_warning()]
+        return predictor
+
+    @property
+    def has_network(self) -> bool:
+        """False for :meth:`without_network` predictors (no checkpoint: only keypoint fitting reads the image)."""
+        from eanet.inference.fit import MeanHandNetwork
+
+        return not isinstance(self.model, MeanHandNetwork)
 
     # ------------------------------------------------------------------------------------------------------------
     # detection
@@ -350,6 +403,7 @@ class Predictor:
         box_format: str = "hands",
         intrinsics: Any = None,
         errors: str = "raise",
+        fit: str | None = None,
     ) -> ImagePrediction | FailedPrediction | list[ImagePrediction | FailedPrediction]:
         """Predict both hands for one image or a list of images (batched).
 
@@ -363,6 +417,8 @@ class Predictor:
             intrinsics: the original images' camera: None (``config.focal`` or the field-of-view guess), a focal
                 length, ``(fx, fy)``, ``(fx, fy, cx, cy)`` or a 3x3 matrix.
             errors: ``raise`` (the first bad input raises) or ``return`` (a :class:`FailedPrediction` in its place).
+            fit: ``keypoints`` (fit each hand to MediaPipe's keypoints, :mod:`eanet.inference.fit`), ``none``, or
+                None for ``config.fit.method``.
 
         Returns:
             An :class:`ImagePrediction` (or :class:`FailedPrediction`) for one image, a list for a list.
@@ -384,7 +440,8 @@ class Predictor:
 
         def flush() -> None:
             if batch:
-                for (i, _), res in zip(batch, self.run([p for _, p in batch], intrinsics=intrinsics), strict=True):
+                done = self.run([p for _, p in batch], intrinsics=intrinsics, fit=fit)
+                for (i, _), res in zip(batch, done, strict=True):
                     if isinstance(res, FailedPrediction) and errors == "raise":
                         raise InputError(res.source, _message_without_source(res.error, res.source))
                     results[i] = res
@@ -405,13 +462,19 @@ class Predictor:
 
     __call__ = predict
 
-    def run(self, prepared: Sequence[PreparedInput], intrinsics: Any = None) -> list[ImagePrediction | FailedPrediction]:
-        """Network and placement for prepared inputs (one forward pass per ``config.batch_size`` crops).
+    def run(
+        self, prepared: Sequence[PreparedInput], intrinsics: Any = None, fit: str | None = None
+    ) -> list[ImagePrediction | FailedPrediction]:
+        """Network and placement for prepared inputs (one forward pass per ``config.batch_size`` crops), then keypoint
+        fitting when ``fit`` (default ``config.fit.method``) is ``keypoints``.
 
         Returns:
             One result per input, in order: an :class:`ImagePrediction`, or a :class:`FailedPrediction` when the
             network's output for that input is not finite (NaN/inf; writing it would give empty or broken meshes).
         """
+        fit = self.config.fit.method if fit is None else fit
+        if fit not in ("none", "keypoints"):
+            raise InvalidInputError(f"fit must be 'none' or 'keypoints', got {fit!r}")
         out: list[ImagePrediction | FailedPrediction] = []
         bs = self.config.batch_size
         for start in range(0, len(prepared), bs):
@@ -422,7 +485,7 @@ class Predictor:
             t1 = time.perf_counter()
             results = self.postprocess(pred, chunk, intrinsics=intrinsics)
             post_ms = (time.perf_counter() - t1) * 1e3 / len(chunk)
-            for r in results:
+            for r, item in zip(results, chunk, strict=True):
                 r.timings_ms.update(network_ms=network_ms, postprocess_ms=post_ms)
                 bad = _non_finite_fields(r)
                 if bad:
@@ -431,9 +494,44 @@ class Predictor:
                         f"{', '.join(bad)}), so no mesh was written; the checkpoint may be corrupt or a reduced "
                         "precision (inference.speed) overflowed: try the default fp32 path"
                     ), r.frame_index))  # fmt: skip
-                else:
-                    out.append(r)
+                    continue
+                if fit == "keypoints":
+                    self.fit_keypoints(r, item)
+                out.append(r)
         return out
+
+    def fit_keypoints(self, result: ImagePrediction, item: PreparedInput) -> None:
+        """Fit ``result``'s hands to MediaPipe's keypoints in place (:mod:`eanet.inference.fit`); ``result.fit`` says
+        how it went. Bad input (no hand, one hand, MediaPipe missing) leaves hands unfitted with a warning."""
+        from eanet.inference.detect import DetectorUnavailableError
+        from eanet.inference.fit import FitReport, KeypointFitter, fit_image_prediction, keypoints_from_detections
+
+        cfg = self.config.fit
+        if self._fit_unavailable is None:
+            try:
+                t0 = time.perf_counter()
+                # Found when choosing the crop (none for a tracked video frame), or found now on the whole image.
+                found = list(item.detection.hands) if item.detection is not None else self.detector.detect(item.image)
+                mirrored = self.detector.detect(np.ascontiguousarray(item.image[:, ::-1])) if cfg.mirror_detection else None
+                result.timings_ms["fit_detect_ms"] = (time.perf_counter() - t0) * 1e3
+            except DetectorUnavailableError as err:
+                self._fit_unavailable = str(err)
+        if self._fit_unavailable is not None:
+            report = FitReport(warnings=[f"keypoint fitting skipped, the meshes are not fitted: {self._fit_unavailable}"])
+            result.fit = report
+            result.warnings.extend(report.warnings)
+            return
+        keypoints = keypoints_from_detections(found, mirrored, item.image.shape[1])
+        if item.detection is None:
+            result.detection = two_hand_box(found, self.config.hand_box_extend)
+        if item.crop.source != "detector":
+            # A given box or crop says where the hands are: hands detected elsewhere are someone else's.
+            x, y, w, h = (float(v) for v in item.crop.box)
+            keypoints = [k for k in keypoints if x <= k.center_px[0] <= x + w and y <= k.center_px[1] <= y + h]
+        if self._fitter is None:
+            self._fitter = KeypointFitter(self.hand_models, cfg)
+        self._fitter.config = cfg  # the settings may have changed since (they do not change the fitter's tables)
+        fit_image_prediction(result, keypoints, self._fitter, network=self.has_network, hands_mean=self._hands_mean)
 
     def forward_crops(self, crops: np.ndarray) -> TwoHandPrediction:
         """``(B, H, W, 3)`` uint8 RGB crops -> the network's prediction, on the CPU.
@@ -544,8 +642,10 @@ class Predictor:
             detector_score = item.detection.score if item.detection is not None and crop.source == "detector" else None
             if detector_score is not None:
                 confidence *= detector_score
+            # Without a network the "confidence" compares the mean hands with themselves: no warning from it.
             low = low_confidence_warning(float(confidence), {s: h.agreement for s, h in hands.items()},
-                                         cfg.low_confidence, cfg.confidence_scale, detector_score)  # fmt: skip
+                                         cfg.low_confidence, cfg.confidence_scale, detector_score
+                                         ) if self.has_network else None  # fmt: skip
             # The model's own limits first: they matter more than anything about this one image.
             warnings = [*self.model_warnings, *warnings, *([low] if low is not None else [])]
             results.append(

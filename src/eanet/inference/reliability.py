@@ -28,6 +28,8 @@ __all__ = [
     "SYNTHETIC_TRAINING_DATA",
     "TRAINING_DATA_UNKNOWN",
     "LOW_CONFIDENCE",
+    "NO_NETWORK",
+    "no_network_warning",
     "OTHER",
     "MODEL_CODES",
     "PredictionWarning",
@@ -42,10 +44,12 @@ UNTRAINED_MODEL = "untrained_model"
 SYNTHETIC_TRAINING_DATA = "synthetic_training_data"
 TRAINING_DATA_UNKNOWN = "training_data_unknown"
 LOW_CONFIDENCE = "low_confidence"
+#: No checkpoint at all (``--fit keypoints`` alone): only the keypoint fit reads the image.
+NO_NETWORK = "no_network"
 #: Any other warning (detection, box, placement): its text says what happened.
 OTHER = "other"
 #: Codes about the model itself: the same for every image a predictor makes (the CLI prints them once).
-MODEL_CODES = frozenset({UNTRAINED_MODEL, SYNTHETIC_TRAINING_DATA, TRAINING_DATA_UNKNOWN})
+MODEL_CODES = frozenset({UNTRAINED_MODEL, SYNTHETIC_TRAINING_DATA, TRAINING_DATA_UNKNOWN, NO_NETWORK})
 
 
 class PredictionWarning(str):
@@ -106,6 +110,14 @@ def model_warnings(training_data: TrainingData | None, unknown_because: str = ""
             f"hands; {_REMEDY}"
         )))  # fmt: skip
     return out
+
+
+def no_network_warning() -> PredictionWarning:
+    """The warning of a predictor without a checkpoint (:meth:`eanet.inference.predictor.Predictor.without_network`)."""
+    return PredictionWarning(NO_NETWORK, (
+        "no network: the meshes are the hand model's mean pose fitted to MediaPipe's keypoints (see `fit` for how "
+        "close each hand got); a hand that was not detected stays the mean hand at a guessed place"
+    ))  # fmt: skip
 
 
 def low_confidence_warning(

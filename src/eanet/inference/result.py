@@ -135,6 +135,7 @@ class ImagePrediction:
         model: description of the network (checkpoint, input size).
         timings_ms: per-stage times of this image (batch stages divided by the batch size).
         frame_index: video frame index, or None.
+        fit: the keypoint fit's :class:`~eanet.inference.fit.FitReport` (``--fit keypoints``), or None.
     """
 
     source: str
@@ -152,6 +153,7 @@ class ImagePrediction:
     model: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     frame_index: int | None = None
+    fit: Any = None
 
     ok = True
 
@@ -191,6 +193,7 @@ class ImagePrediction:
             "model": self.model,
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
             "hands": {side: hand.to_dict(include_vertices) for side, hand in self.hands()},
+            "fit": None if self.fit is None else self.fit.to_dict(),
         }
 
 

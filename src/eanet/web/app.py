@@ -74,6 +74,7 @@ class DemoSettings:
         keep_results: result folders kept on disk (older ones are deleted; downloads of them stop working).
         title: page title.
         detection: offer MediaPipe detection (``None``: when MediaPipe and its model file are installed).
+        fit: whether "fit the meshes to keypoints" starts ticked (it is always on for a predictor without a network).
     """
 
     limits: UploadLimits = field(default_factory=UploadLimits)
@@ -81,6 +82,7 @@ class DemoSettings:
     keep_results: int = 8
     title: str = "EANet: two interacting hands from one photo"
     detection: bool | None = None
+    fit: bool = False
 
 
 @dataclass
@@ -198,25 +200,29 @@ class DemoRunner:
 
     # ------------------------------------------------------------------------------------------------------------
 
-    def process(self, data: bytes | None, mode: str = "cropped", box_text: str | None = None) -> DemoResult:
+    def process(self, data: bytes | None, mode: str = "cropped", box_text: str | None = None,
+                fit: bool = False) -> DemoResult:  # fmt: skip
         """Check an upload, predict, render and write the outputs; failures come back as a message.
 
         Args:
             data: the uploaded file's bytes (None: nothing uploaded).
             mode: ``cropped``, ``box`` or ``detect`` (or one of the :data:`MODES` labels).
             box_text: ``"x, y, w, h"`` for ``box``.
+            fit: fit the meshes to MediaPipe's keypoints (:mod:`eanet.inference.fit`; always on without a network).
         """
         mode = MODES.get(mode, mode)
+        fit = bool(fit) or not getattr(self.predictor, "has_network", True)
         try:
             if data is None:
                 raise UploadError("upload a photo first (JPEG, PNG, WebP or BMP)")
             if mode not in ("cropped", "box", "detect"):
                 raise UploadError(f"unknown mode {mode!r}")
-            if mode == "detect" and not self.detection:
-                raise UploadError(f"hand detection is not available here: {self.detection_note}")
+            if (mode == "detect" or fit) and not self.detection:
+                what = "hand detection" if mode == "detect" else "fitting to keypoints (it uses MediaPipe)"
+                raise UploadError(f"{what} is not available here: {self.detection_note}")
             image = decode_upload(data, self.settings.limits)
             box = parse_box(box_text) if mode == "box" else None
-            return self._executor.submit(self._predict, image, mode, box).result()
+            return self._executor.submit(self._predict, image, mode, box, fit).result()
         except UserError as err:
             logger.info("refused an upload: %s", err)
             return DemoResult(ok=False, message=f"**Could not process the photo:** {err}")
@@ -226,11 +232,11 @@ class DemoRunner:
                 ok=False, message=f"**Internal error** ({type(err).__name__}); the server log has the details"
             )
 
-    def _predict(self, image: np.ndarray, mode: str, box: tuple[float, ...] | None) -> DemoResult:
+    def _predict(self, image: np.ndarray, mode: str, box: tuple[float, ...] | None, fit: bool = False) -> DemoResult:
         from eanet.inference.export import write_glb, write_json
         from eanet.inference.visualize import render_prediction
 
-        prediction = self.predictor.predict(image, box, cropped=mode == "cropped")
+        prediction = self.predictor.predict(image, box, cropped=mode == "cropped", fit="keypoints" if fit else "none")
         renders = render_prediction(prediction, image, self.renderer, max_size=self.settings.render_max_size)
         data = prediction.to_dict(include_vertices=True)
         data["source"] = "upload"
@@ -258,7 +264,7 @@ class DemoRunner:
             "root_cam_m": {side: h["root_cam"] for side, h in data["hands"].items()},
         }
         count = len(prediction.warnings)
-        message = f"**Done.** Confidence {prediction.confidence:.2f}" + (
+        message = f"**Done.** Confidence {prediction.confidence:.2f}" + _fit_line(prediction, summary) + (
             f". **{count} warning{'s' if count > 1 else ''}** (above the pictures)." if count else "."
         )
         return DemoResult(True, message, renders.overlay, renders.side, glb_path, json_path, summary,
@@ -272,6 +278,19 @@ class DemoRunner:
             while len(self._recent) > self.settings.keep_results:
                 shutil.rmtree(self._recent.popleft(), ignore_errors=True)
             return path
+
+
+def _fit_line(prediction: Any, summary: dict[str, Any]) -> str:
+    """``. Fitted to keypoints: right 22.8 -> 7.9 px, ...`` (mean 2D keypoint distance), and the summary's ``fit``."""
+    report = getattr(prediction, "fit", None)
+    if report is None:
+        return ""
+    parts = []
+    for side, hand in report.hands():
+        if hand.fitted:
+            parts.append(f"{side} {hand.keypoint_dist_px_before:.1f} -> {hand.keypoint_dist_px_after:.1f} px")
+        summary.setdefault("fit", {})[side] = hand.to_dict()
+    return ". Fitted to keypoints (mean 2D distance): " + ", ".join(parts) if parts else ". Not fitted to keypoints"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -309,8 +328,8 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
     # What the model was trained on is known before any upload: the page says it from the start.
     model_notes = warnings_markdown(list(getattr(predictor, "model_warnings", [])))
 
-    def on_submit(data, mode, box_text):
-        result = runner.process(data, mode, box_text)
+    def on_submit(data, mode, box_text, fit):
+        result = runner.process(data, mode, box_text, fit)
         if not result.ok:
             return (result.message, model_notes, None, None, None, None, gr.DownloadButton(visible=False),
                     gr.DownloadButton(visible=False))  # fmt: skip
@@ -342,6 +361,13 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
                     placeholder="e.g. 120, 80, 300, 260",
                     elem_id="eanet-box",
                 )
+                fit = gr.Checkbox(
+                    value=settings.fit or not getattr(predictor, "has_network", True),
+                    label="Fit the meshes to MediaPipe's 21 keypoints per hand (about a second)",
+                    interactive=runner.detection and getattr(predictor, "has_network", True),
+                    visible=runner.detection,
+                    elem_id="eanet-fit",
+                )
                 if not runner.detection:
                     gr.Markdown(f"Automatic hand detection is off: {runner.detection_note}.")
                 run = gr.Button("Reconstruct the hands", variant="primary", elem_id="eanet-run")
@@ -362,7 +388,7 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
                     summary = gr.JSON(show_label=False, elem_id="eanet-summary")
         run.click(
             on_submit,
-            inputs=[upload, mode, box],
+            inputs=[upload, mode, box, fit],
             outputs=[status, warnings_box, overlay, side, viewer, summary, json_button, glb_button],
             concurrency_limit=1,
             api_name="reconstruct",
