@@ -753,8 +753,8 @@ def _torchvision_random_init(backbone: nn.Module) -> None:
     name = getattr(backbone, "name", None)
     if name is None or not hasattr(torchvision.models, name):
         raise UserError(f"train.backbone_init=random needs a torchvision ResNet trunk; this backbone is {name!r}")
-    state = {k: v for k, v in getattr(torchvision.models, name)(weights=None).state_dict().items()
-             if not k.startswith("fc.")}  # fmt: skip
+    own = backbone.state_dict()  # a 3-stage trunk has no layer4.*
+    state = {k: v for k, v in getattr(torchvision.models, name)(weights=None).state_dict().items() if k in own}
     backbone.load_state_dict(state, strict=True)
 
 
