@@ -155,8 +155,8 @@ def save_model(
     logger.info("saved %s (%d tensors)", path, len(state))
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[str, str]]:
-    """Read one of our checkpoints: ``(state dict on CPU, resolved Config, metadata)``."""
+def _open_checkpoint(path: str | Path, *, tensors: bool) -> tuple[Path, dict[str, str], dict[str, Tensor]]:
+    """``(path, metadata, state dict on CPU or {})`` of one of our checkpoints, its format checked."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -165,7 +165,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError) as err:
         hint = " (official .pth.tar checkpoints are converted with `eanet convert-official`)" if path.suffix != ".safetensors" else ""
         raise InvalidInputError(f"{path} is not a safetensors checkpoint: {err}{hint}") from err
@@ -174,6 +174,12 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
             f"{path} is a safetensors file but not an eanet checkpoint (no format={FORMAT!r} metadata); official "
             "checkpoints are converted with `eanet convert-official`"
         )
+    return path, metadata, state
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[str, str]]:
+    """Read one of our checkpoints: ``(state dict on CPU, resolved Config, metadata)``."""
+    path, metadata, state = _open_checkpoint(path, tensors=True)
     if metadata.get("format_version") != FORMAT_VERSION:
         raise InvalidInputError(
             f"{path} has checkpoint format version {metadata.get('format_version')!r}; this eanet reads version "
@@ -185,19 +191,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[s
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of one of our checkpoints, without reading its weights."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as err:
-        raise InvalidInputError(f"{path} is not a safetensors checkpoint: {err}") from err
-    if metadata.get("format") != FORMAT:
-        raise InvalidInputError(f"{path} is a safetensors file but not an eanet checkpoint (no format={FORMAT!r} metadata)")
-    return metadata
+    return _open_checkpoint(path, tensors=False)[1]
 
 
 def read_training_data(path: str | Path) -> TrainingData | None:
