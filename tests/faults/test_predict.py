@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from eanet.cli import main
+from inference.inference_helpers import write_test_image, write_test_video  # tests/ is on sys.path (package)
 
 #: The tiny test architecture (as tests/inference): ResNet-18 trunk, 64x64 input, width 32, one block per stage.
 TINY_MODEL = dict(backbone="resnet18", input_size=[64, 64], width=32, num_heads=2, sa_depth=1, ca_depth=1,
@@ -63,12 +64,8 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 
 def write_image(path: Path, width: int, height: int, seed: int = 0) -> Path:
-    """A smooth random RGB image (format from the suffix)."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, size=(max(1, height // 8), max(1, width // 8), 3), dtype=np.uint8)
-    assert cv2.imwrite(str(path), cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR))
+    """A smooth random RGB image (format from the suffix): the inference tests' image writer."""
+    write_test_image(path, width, height, seed=seed)
     return path
 
 
@@ -262,16 +259,7 @@ def test_box_partly_outside_is_clipped_and_said(checkpoints, photos, tmp_path):
 
 def write_damaged_video(path: Path, frames: int, damaged: tuple[int, ...], fps: float = 10.0) -> Path:
     """An MPEG-4 (mp4v) video whose frames ``damaged`` have their coded data zeroed (the decoder rejects them)."""
-    import cv2
-
-    width, height = 96, 80
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    assert writer.isOpened()
-    rng = np.random.default_rng(0)
-    base = cv2.resize(rng.integers(0, 255, size=(10, 12, 3), dtype=np.uint8), (width + frames * 2, height))
-    for i in range(frames):
-        writer.write(np.ascontiguousarray(base[:, 2 * i : 2 * i + width]))
-    writer.release()
+    write_test_video(path, frames=frames, fps=fps)
     data = bytearray(path.read_bytes())
     starts = [i for i in range(len(data) - 3) if data[i : i + 4] == b"\x00\x00\x01\xb6"]  # MPEG-4 VOP start codes
     assert len(starts) == frames
