@@ -4,7 +4,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eanet-installed
 QUICKSTART_OUT ?= runs/quickstart
-# Real two-hand photos to run the quickstart model on, when the project's shared assets sit beside the clone.
+# Photos cropped to two hands that the quickstart model also runs on: `make quickstart PHOTOS=dir`; by default
+# ../shared/assets/images when that folder sits beside the clone.
 PHOTOS := $(wildcard ../shared/assets/images)
 
 .PHONY: setup quickstart test lint
