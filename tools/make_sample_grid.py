@@ -1,6 +1,6 @@
 """Render the README picture of the synthetic dataset: a grid of generated images with their 2D joints drawn.
 
-The grid is made from a real run of the generator (``eanet.data.synthetic``): the images are read back from disk and
+The grid is made from a real run of the generator (``eanet.synth.generate``): the images are read back from disk and
 the joints are projected from ``_joint_3d.json`` with ``_camera.json`` and drawn where ``_data.json`` marks them
 valid, so the picture also shows that the annotations line up with the pixels.
 
@@ -43,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import cv2
 
-    from eanet.data.synthetic import SynthConfig, generate_synthetic_dataset
     from eanet.hand_model.skeleton import IH26M_TO_JOINTS_21
     from eanet.render import contact_sheet, draw_joints_2d, put_label
+    from eanet.synth.config import SynthConfig
+    from eanet.synth.generate import generate_synthetic_dataset
 
     count = args.columns * args.rows
     cfg = SynthConfig(

@@ -9,7 +9,7 @@ from model_helpers import tiny_config
 
 from eanet.config import Config
 from eanet.data.config import DataConfig
-from eanet.data.synthetic import MANIFEST_NAME
+from eanet.data.synthetic_manifest import MANIFEST_NAME
 from eanet.errors import InvalidInputError
 from eanet.hand_model.config import HandModelConfig
 from eanet.model import build_model, save_model

@@ -19,10 +19,11 @@ import torch
 
 from eanet.config import load_config
 from eanet.data import build_collator, build_dataset
-from eanet.data.synthetic import SynthConfig, generate_synthetic_dataset
 from eanet.eval.metrics import heatmap_to_crop_scale, joint_errors_2d
 from eanet.losses import compute_losses, total_loss
 from eanet.model import build_model
+from eanet.synth.config import SynthConfig
+from eanet.synth.generate import generate_synthetic_dataset
 
 #: Optimiser steps allowed; the run stops as soon as both bounds hold (checked every CHECK_EVERY steps).
 MAX_STEPS = 600

@@ -22,6 +22,7 @@ import numpy as np
 from eanet.analysis.capture import capture_fuseformer, extract_fuseformer
 from eanet.analysis.figures import attention_figure, attention_heads_figure, panel_figure, save_figure, tsne_figure
 from eanet.analysis.report import ImageAnalysis, analyze_capture, save_numbers
+from eanet.data.synthetic_manifest import MANIFEST_NAME
 from eanet.errors import UserError
 
 __all__ = ["ImageReport", "analyze_image", "analyze_images", "checkpoint_provenance", "UNTRAINED_WARNING"]
@@ -71,7 +72,7 @@ def checkpoint_provenance(path: str | Path) -> dict[str, Any]:
         cfg = json.loads(meta.get("config", "{}"))
         root = Path(cfg["data"]["root"])
         # `eanet synth` writes this manifest next to its InterHand2.6M-format annotations.
-        kind = "synthetic renders (eanet synth)" if (root / "synthetic_manifest.json").is_file() else cfg["data"]["dataset"]
+        kind = "synthetic renders (eanet synth)" if (root / MANIFEST_NAME).is_file() else cfg["data"]["dataset"]
         info["train_data"] = f"{kind} at {root}"
         data = f"{kind} ({'/'.join(root.parts[-2:])})"
     except (KeyError, TypeError, ValueError):

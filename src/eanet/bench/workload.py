@@ -77,7 +77,9 @@ def synthetic_root(work_dir: Path, num_frames: int, cameras: int, size: tuple[in
         size: image ``(width, height)`` (the release's is 334 x 512; real-size JPEGs make the data benchmark
             decode what training would decode).
     """
-    from eanet.data.synthetic import MANIFEST_NAME, SynthConfig, generate_synthetic_dataset
+    from eanet.data.synthetic_manifest import MANIFEST_NAME
+    from eanet.synth.config import SynthConfig
+    from eanet.synth.generate import generate_synthetic_dataset
 
     root = work_dir / f"synth-{num_frames}x{cameras}-{size[0]}x{size[1]}"
     manifest = root / MANIFEST_NAME

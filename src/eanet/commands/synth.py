@@ -110,8 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eanet.data.synthetic import DEFAULT_KIND_WEIGHTS, SynthConfig, generate_synthetic_dataset
     from eanet.errors import InvalidInputError
+    from eanet.synth.config import DEFAULT_KIND_WEIGHTS, SynthConfig
+    from eanet.synth.generate import generate_synthetic_dataset
 
     if args.hand_model == "open" and args.mano_dir:
         raise InvalidInputError("--mano-dir is only used with --hand-model mano; add --hand-model mano or drop it")

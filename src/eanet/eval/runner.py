@@ -122,8 +122,8 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, 
             open hand asked for on data not made with it), saying which setting to use.
         MissingFileError: ``mano`` without MANO files.
     """
-    # One reader of the manifest for training and evaluation (eanet.data.synthetic, which writes it).
-    from eanet.data.synthetic import synthetic_gt_hand_model_data, synthetic_hand_model_kind
+    # One reader of the manifest for training and evaluation (eanet.data.synthetic_manifest).
+    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data, synthetic_hand_model_kind
 
     choice = cfg.eval.gt_hand_model
     found = None

@@ -194,7 +194,7 @@ def _synthetic_items(cfg, data_dir: Path, count: int) -> list:
     import numpy as np
 
     from eanet.data import build_dataset
-    from eanet.data.synthetic import synthetic_gt_hand_model_data
+    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
     from eanet.inference.inputs import InputItem
 
     dataset = build_dataset(cfg.data, "test", hand_model_data=synthetic_gt_hand_model_data(data_dir))
@@ -248,7 +248,7 @@ def run_quickstart(
     """
     import torch
 
-    from eanet.data.synthetic import synthetic_gt_hand_model_data
+    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
     from eanet.eval.runner import make_train_evaluate_fn
     from eanet.inference.export import write_json
     from eanet.inference.inputs import collect_inputs

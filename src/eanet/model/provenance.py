@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eanet.data.synthetic_manifest import MANIFEST_NAME
 from eanet.errors import InvalidInputError
 
 __all__ = [
@@ -127,8 +128,6 @@ def synthetic_manifest_of(root: str | Path, dataset: str = "interhand26m") -> Pa
     ``eanet synth`` writes the manifest at the top of its output; its HIC-format set lies in ``OUT/HIC``, so a HIC
     root is also checked one level up.
     """
-    from eanet.data.synthetic import MANIFEST_NAME
-
     root = Path(root).expanduser()
     candidates = [root / MANIFEST_NAME] + ([root.parent / MANIFEST_NAME] if dataset == "hic" else [])
     return next((p for p in candidates if p.is_file()), None)

@@ -96,7 +96,7 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     """Build the model, training set, collation, hand-model targets and held-out evaluation for ``cfg``."""
     from eanet.data import build_collator, build_dataset
     from eanet.data.collate import ManoTargetBuilder
-    from eanet.data.synthetic import synthetic_gt_hand_model_data
+    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
     from eanet.model import build_model
     from eanet.train.seeding import seed_everything
 
@@ -141,7 +141,7 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     import json
 
     from eanet.data import build_dataset
-    from eanet.data.synthetic import synthetic_gt_hand_model_data
+    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
     from eanet.eval.runner import make_train_evaluate_fn
     from eanet.train import distributed as dist_utils
     from eanet.train.baseline import MeanJoints2DModel, MeanPoseModel, mean_training_joints_hm, mean_training_pose

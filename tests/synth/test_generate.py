@@ -20,7 +20,7 @@ SPLITS = ("train", "val", "test")
 
 
 def _config(**overrides):
-    from eanet.data.synthetic import SynthConfig
+    from eanet.synth.config import SynthConfig
 
     base = dict(
         num_frames=6,
@@ -44,7 +44,7 @@ def _config(**overrides):
 @pytest.fixture(scope="module")
 def synth_dir(tmp_path_factory) -> Path:
     """A tiny dataset: 3 splits x 6 frames (one sequence of each kind) x 2 cameras, 96x128, HIC and masks."""
-    from eanet.data.synthetic import generate_synthetic_dataset
+    from eanet.synth.generate import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("synth")
     summary = generate_synthetic_dataset(_config(), root, progress=False)
@@ -314,7 +314,7 @@ def test_human_annot_and_rootnet_files(synth_dir):
 def test_hic_set(synth_dir, layers):
     from pycocotools.coco import COCO
 
-    from eanet.data.synthetic_hic import read_ply_vertices
+    from eanet.synth.hic import read_ply_vertices
 
     hic = synth_dir / "HIC"
     coco = COCO(str(hic / "HIC.json"))
@@ -358,7 +358,7 @@ def test_readers_load_the_synthetic_release(synth_dir, tmp_path):
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
-    from eanet.data.synthetic import generate_synthetic_dataset
+    from eanet.synth.generate import generate_synthetic_dataset
 
     cfg = _config(num_frames=2, splits=("test",), hic_frames=1, masks=False, frames_per_sequence=2)
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
@@ -412,7 +412,7 @@ def test_cli_writes_a_dataset_and_refuses_to_clobber(tmp_path, capsys):
 
 
 def test_writers_stream_valid_json(tmp_path):
-    from eanet.data.synthetic_writer import CocoJsonWriter, NestedJsonWriter
+    from eanet.synth.json_writer import CocoJsonWriter, NestedJsonWriter
 
     coco = CocoJsonWriter(tmp_path / "d.json")
     for i in range(3):
@@ -441,7 +441,7 @@ def test_writers_stream_valid_json(tmp_path):
 
 
 def test_camera_rig_looks_at_the_workspace():
-    from eanet.data.synthetic_camera import sample_camera_rig
+    from eanet.synth.camera import sample_camera_rig
 
     rng = np.random.default_rng(0)
     target = np.array([100.0, -50.0, 900.0])
@@ -457,8 +457,8 @@ def test_camera_rig_looks_at_the_workspace():
 
 
 def test_view_spread_narrows_the_camera_rig():
-    from eanet.data.synthetic_camera import sample_camera_rig
     from eanet.errors import InvalidInputError
+    from eanet.synth.camera import sample_camera_rig
 
     target = np.array([0.0, 0.0, 900.0])
     full = sample_camera_rig(np.random.default_rng(1), 12, 128, 128, target)
@@ -483,7 +483,7 @@ def test_view_spread_narrows_the_camera_rig():
 
 
 def test_view_spread_narrows_hand_orientations(layers):
-    from eanet.data.synthetic_scene import HandRig, SceneSampler, _rotvec_to_matrix
+    from eanet.synth.scene import HandRig, SceneSampler, _rotvec_to_matrix
 
     rig = HandRig(*layers)
     betas = {"right": np.zeros(10), "left": np.zeros(10)}
@@ -513,7 +513,7 @@ def test_view_spread_narrows_hand_orientations(layers):
 
 
 def test_contact_configurations(layers):
-    from eanet.data.synthetic_scene import HandRig, SceneSampler
+    from eanet.synth.scene import HandRig, SceneSampler
 
     rig = HandRig(*layers)
     sampler = SceneSampler(rig)
@@ -534,7 +534,7 @@ def test_contact_configurations(layers):
 
 
 def test_global_orient_points_the_hand(layers):
-    from eanet.data.synthetic_scene import HandRig
+    from eanet.synth.scene import HandRig
 
     rig = HandRig(*layers)
     finger, palm = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
@@ -556,10 +556,10 @@ def test_mano_hands(mano_dir, tmp_path):
     in the test's temporary folder: MANO renders are never committed)."""
     import torch
 
-    from eanet.data.synthetic import generate_synthetic_dataset
     from eanet.hand_model import build_hand_models
     from eanet.hand_model.config import HandModelConfig
     from eanet.hand_model.skeleton import MANO_NUM_VERTS
+    from eanet.synth.generate import generate_synthetic_dataset
 
     cfg = _config(
         num_frames=2, cameras=1, splits=("test",), hic_frames=1, hand_model="mano", mano_dir=str(mano_dir),
@@ -580,7 +580,7 @@ def test_mano_hands(mano_dir, tmp_path):
                 np.testing.assert_allclose(out.joints_ih26m[0].numpy() * 1000, world[21 * h : 21 * h + 21], atol=1e-3)
                 checked += 1
     assert checked >= 2
-    from eanet.data.synthetic_hic import read_ply_vertices
+    from eanet.synth.hic import read_ply_vertices
 
     meshes = sorted((tmp_path / "HIC" / "meshes").rglob("*.ply"))
     assert meshes and all(read_ply_vertices(m).shape == (MANO_NUM_VERTS, 3) for m in meshes)
@@ -588,7 +588,7 @@ def test_mano_hands(mano_dir, tmp_path):
 
 @pytest.mark.slow
 def test_worker_processes_write_the_same_bytes(tmp_path):
-    from eanet.data.synthetic import generate_synthetic_dataset
+    from eanet.synth.generate import generate_synthetic_dataset
 
     cfg = _config(num_frames=2, cameras=1, splits=("val",), hic_frames=0, masks=False, sequences_per_capture=1)
     generate_synthetic_dataset(cfg, tmp_path / "a", progress=False)
@@ -600,43 +600,9 @@ def test_worker_processes_write_the_same_bytes(tmp_path):
             assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 
-# ---- reading the manifest back: which hand model made the ground truth ------------------------------------------
-
-
-def test_manifest_hand_model_kind_and_data(tmp_path):
-    from eanet.data.synthetic import MANIFEST_NAME, synthetic_gt_hand_model_data, synthetic_hand_model_kind
-
-    assert synthetic_hand_model_kind(tmp_path) is None  # real data: no manifest
-    assert synthetic_gt_hand_model_data(tmp_path) is None
-    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"status": "complete", "config": {"hand_model": "mano"}}))
-    assert synthetic_hand_model_kind(tmp_path) == "mano"
-    assert synthetic_gt_hand_model_data(tmp_path) is None  # the caller loads MANO
-    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"config": {"hand_model": "open"}}))
-    assert synthetic_hand_model_kind(tmp_path) == "open"
-    right, left = synthetic_gt_hand_model_data(tmp_path)
-    assert (right.side, left.side) == ("right", "left") and not right.is_mano
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["{not json", "[]", json.dumps({"status": "complete"}), json.dumps({"config": {"hand_model": "smplx"}})],
-    ids=["corrupt", "not-an-object", "no-hand-model", "unknown-hand-model"],
-)
-def test_unreadable_manifest_is_a_clear_error_not_mano(tmp_path, text):
-    from eanet.data.synthetic import MANIFEST_NAME, synthetic_gt_hand_model_data, synthetic_hand_model_kind
-    from eanet.errors import InvalidInputError
-
-    path = tmp_path / MANIFEST_NAME
-    path.write_text(text)
-    for reader in (synthetic_hand_model_kind, synthetic_gt_hand_model_data):
-        with pytest.raises(InvalidInputError, match=re.escape(str(path))) as info:
-            reader(tmp_path)
-        assert "eanet synth" in str(info.value)  # says what to do
-
-
 def test_split_frames_sizes_one_split_and_is_checked(tmp_path):
-    from eanet.data.synthetic import generate_synthetic_dataset
     from eanet.errors import InvalidInputError
+    from eanet.synth.generate import generate_synthetic_dataset
 
     cfg = _config(num_frames=4, split_frames={"test": 2}, splits=("train", "test"), hic_frames=0, masks=False,
                   frames_per_sequence=2)  # fmt: skip

@@ -35,7 +35,9 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from eanet.hand_model.poses import NAMED_POSES, mirror_pose, relative_to_mean, sample_hand_pose
 from eanet.hand_model.skeleton import NUM_BETAS
+from eanet.render.scene import vertex_normals
 
 __all__ = [
     "SCENE_KINDS",
@@ -363,36 +365,26 @@ class HandRig:
     @property
     def named_poses(self) -> tuple[str, ...]:
         """Names of :data:`eanet.hand_model.poses.NAMED_POSES`."""
-        from eanet.hand_model.poses import NAMED_POSES
-
         return tuple(NAMED_POSES)
 
     def _relative(self, side: str, absolute_pose: np.ndarray) -> np.ndarray:
         layer = self.layers[side]
         if layer.flat_hand_mean:
             return absolute_pose
-        from eanet.hand_model.poses import relative_to_mean
-
         return relative_to_mean(absolute_pose, layer.hands_mean.cpu().numpy())
 
     def prior_finger_pose(self, side: str, rng: np.random.Generator) -> np.ndarray:
         """``(45,)`` finger pose relative to the mean hand from :func:`eanet.hand_model.poses.sample_hand_pose`."""
-        from eanet.hand_model.poses import sample_hand_pose
-
         return self._relative(side, sample_hand_pose(rng, 1, side=side)[0].astype(np.float64))
 
     def named_finger_pose(self, side: str, name: str) -> np.ndarray:
         """``(45,)`` finger pose relative to the mean hand for a named posture (mirrored for the left hand)."""
-        from eanet.hand_model.poses import NAMED_POSES, mirror_pose
-
         pose = np.asarray(NAMED_POSES[name], dtype=np.float64)
         if side == "left":
             pose = mirror_pose(pose)
         return self._relative(side, pose)
 
     def _palm_weights(self, side: str) -> np.ndarray:
-        from eanet.render.scene import vertex_normals
-
         layer = self.layers[side]
         kin, _ = self._rest_kinematics(side)
         _, n, _ = self._palm_normal(side, kin)
@@ -406,8 +398,6 @@ class HandRig:
         return self._palm[side]
 
     def vertex_normals(self, side: str, verts: np.ndarray) -> np.ndarray:
-        from eanet.render.scene import vertex_normals
-
         return vertex_normals(verts, self.faces[side])
 
 

@@ -130,7 +130,7 @@ def sample_camera_rig(
             for the release's 334x512 images.
         view_spread: in ``(0, 1]``; 1 (default) is the dome above. Below 1 the rig narrows around a *front*
             direction (cameras on the world ``-y`` side, looking towards ``+y``, where
-            :class:`eanet.data.synthetic_scene.SceneSampler` with the same ``view_spread`` turns the palms): azimuths
+            :class:`eanet.synth.scene.SceneSampler` with the same ``view_spread`` turns the palms): azimuths
             within ``±180° x view_spread`` of the front, elevations within ``view_spread`` times the half-range
             around the middle of ``elevation_deg``, roll up to ``roll_deg x view_spread``. The same random numbers
             are drawn either way, so other properties of the rig (ids, focal lengths, ...) do not change.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from eanet.render import Light, Lighting
+
 __all__ = [
     "MONK_SKIN_TONES",
     "SkinAppearance",
@@ -94,7 +96,7 @@ def skin_vertex_colors(skin: SkinAppearance, palm_weight: np.ndarray, rng: np.ra
     Args:
         skin: the subject's skin.
         palm_weight: ``(V,)`` in ``[0, 1]``: how much each vertex lies on the palm side (from the hand model's rest
-            normals, see :func:`eanet.data.synthetic_scene.palm_weights`).
+            normals, see :meth:`eanet.synth.scene.HandRig.palm_weights`).
         rng: random generator for the blotchy variation.
 
     Returns:
@@ -126,8 +128,6 @@ class StudioLighting:
 
     def for_camera(self, camrot: np.ndarray):
         """The lighting in one camera's frame, as :class:`eanet.render.Lighting`."""
-        from eanet.render import Light, Lighting
-
         lights = [
             Light(direction=tuple((camrot @ d).tolist()), intensity=float(i), color=tuple(c.tolist()))
             for d, i, c in zip(self.directions_world, self.intensities, self.colors, strict=True)

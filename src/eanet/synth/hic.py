@@ -16,15 +16,21 @@ the open hand's own count otherwise), so evaluating on it needs the same hand mo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from eanet.data.synthetic import _CaptureRenderer
+from eanet.hand_model.poses import sample_betas
+from eanet.synth import appearance as app
+from eanet.synth.camera import SynthCamera
+from eanet.synth.capture import CaptureRenderer, hand_type_of, seeded_rng
+from eanet.synth.json_writer import CocoJsonWriter
 
-__all__ = ["generate_hic", "write_ply", "read_ply_vertices"]
+__all__ = ["generate_hic", "write_ply", "read_ply_vertices", "HIC_FOCAL", "HIC_PRINCPT", "HIC_SIZE"]
 
+#: HIC's fixed Kinect intrinsics and image size (InterWild ``data/HIC/HIC.py``; ``interhand_format.md`` §9).
+HIC_FOCAL = (525.0, 525.0)
+HIC_PRINCPT = (319.5, 239.5)
+HIC_SIZE = (640, 480)
 _HIC_KIND_WEIGHTS = {"touch": 0.3, "overlap": 0.2, "interlaced": 0.2, "far": 0.1, "right": 0.1, "left": 0.1}
 _HIC_FRAMES_PER_SEQUENCE = 8
 
@@ -49,7 +55,7 @@ def read_ply_vertices(path: Path) -> np.ndarray:
     return np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
 
 
-def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: int, seed: int, bar=None) -> int:
+def generate_hic(capture_renderer: CaptureRenderer, hic_dir: Path, num_frames: int, seed: int, bar=None) -> int:
     """Render ``num_frames`` HIC-style frames (one Kinect view each) into ``hic_dir``.
 
     Args:
@@ -62,12 +68,6 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
     Returns:
         the number of images written.
     """
-    from eanet.data import synthetic_appearance as app
-    from eanet.data.synthetic import HIC_FOCAL, HIC_PRINCPT, HIC_SIZE, _hand_type, _rng
-    from eanet.data.synthetic_camera import SynthCamera
-    from eanet.data.synthetic_writer import CocoJsonWriter
-    from eanet.hand_model.poses import sample_betas
-
     rig, sampler = capture_renderer.rig, capture_renderer.sampler
     width, height = HIC_SIZE
     # The Kinect is the world: camera frame = world frame (mm here, metres in the PLY files).
@@ -82,7 +82,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
     )
     kinds = list(_HIC_KIND_WEIGHTS)
     weights = np.array(list(_HIC_KIND_WEIGHTS.values()))
-    plan_rng = _rng(seed, 10)
+    plan_rng = seeded_rng(seed, 10)
     writer = CocoJsonWriter(hic_dir / "HIC.json")
     count = 0
     try:
@@ -90,7 +90,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
         while count < num_frames:
             n = min(_HIC_FRAMES_PER_SEQUENCE, num_frames - count)
             kind = kinds[seq] if seq < len(kinds) else str(plan_rng.choice(kinds, p=weights))
-            srng = _rng(seed, 11, seq)
+            srng = seeded_rng(seed, 11, seq)
             center = np.array([srng.uniform(-60, 60), srng.uniform(-40, 40), srng.uniform(450, 650)])
             betas_subject = sample_betas(srng, 1, std=0.8)[0].astype(np.float64)
             betas = {s: betas_subject + srng.normal(0.0, 0.05, size=10) for s in ("right", "left")}
@@ -100,7 +100,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
             colors = {s: app.skin_vertex_colors(skin, rig.palm_weights(s), srng) for s in ("right", "left")}
             seq_name = f"{'hh' if kind not in ('right', 'left') else 'h'}_{seq:02d}"
             for f, frame in enumerate(frames):
-                irng = _rng(seed, 12, seq, f)
+                irng = seeded_rng(seed, 12, seq, f)
                 image, _, _, _ = capture_renderer.render_image(frame, colors, lighting, cam, irng)
                 rel = f"images/{seq_name}/{f:04d}.jpg"
                 path = hic_dir / rel
@@ -120,7 +120,7 @@ def generate_hic(capture_renderer: _CaptureRenderer, hic_dir: Path, num_frames: 
                     {
                         "id": count,
                         "image_id": count,
-                        "hand_type": _hand_type(kind),
+                        "hand_type": hand_type_of(kind),
                         "right_mano_path": mesh_paths["right"],
                         "left_mano_path": mesh_paths["left"],
                     }
