@@ -159,3 +159,22 @@ def test_predict_takes_trailing_inference_overrides():
         inference_config_from_args(parser.parse_args(["predict", "a.jpg", "model.width=3", "--out", "o"]))
     with pytest.raises(ConfigError, match="no inputs"):
         inference_config_from_args(parser.parse_args(["predict", "inference.fov_deg=60", "--out", "o"]))
+
+
+def test_overrides_may_follow_other_options(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_train(cfg, device):
+        seen.update(lr=cfg.train.lr, epochs=cfg.train.epochs, device=cfg.device)
+        raise _Stop
+
+    monkeypatch.setattr("eanet.train.build.train", fake_train)
+    with pytest.raises(_Stop):
+        main(["train", "--config", "small-synthetic", "train.lr=0.5", "--device", "cpu", "train.epochs=3"])
+    assert seen == {"lr": 0.5, "epochs": 3, "device": "cpu"}
+
+
+def test_arguments_that_are_not_overrides_are_still_unrecognized(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--config", "small-synthetic", "train.lr=0.5", "--device", "cpu", "stray"])
+    assert "unrecognized arguments: stray" in capsys.readouterr().err

@@ -166,11 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
     except UserError as err:  # an option of an earlier release (add_renamed_option)
         setup_logging()
         logger.error("%s", err)
         return 2
+    # argparse reads a positional list once: KEY=VALUE overrides written after further options (`eanet predict
+    # photo.jpg --out o inference.fov_deg=60`) come back unparsed; they join the command's overrides, in order.
+    trailing = getattr(args, "trailing_overrides_dest", "overrides")
+    if extra and all(is_override(e) for e in extra) and isinstance(getattr(args, trailing, None), list):
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

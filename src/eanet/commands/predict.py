@@ -96,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_renamed_option(parser, "--set", "trailing inference.KEY=VALUE arguments (no flag)",
                        example="eanet predict photo.jpg --out out/ inference.max_image_pixels=200000000")  # fmt: skip
     add_renamed_option(parser, "--detector-model-path", "--detector-model")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, trailing_overrides_dest="inputs")  # overrides after other options: eanet.cli.main
 
 
 def inference_config_from_args(args: argparse.Namespace):
