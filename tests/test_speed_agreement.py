@@ -379,7 +379,7 @@ def test_an_empty_batch_is_refused(trained):
 
 
 def test_predictor_runs_the_configured_fast_path(trained, tmp_path):
-    """``inference.speed`` (e.g. ``eanet predict --set inference.speed.fold_batchnorm=true``) reaches the Predictor."""
+    """``inference.speed`` (e.g. ``eanet predict ... inference.speed.fold_batchnorm=true``) reaches the Predictor."""
     import dataclasses
 
     import numpy as np

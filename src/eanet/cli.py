@@ -12,9 +12,11 @@ import importlib
 import logging
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 
+from eanet.errors import UserError
 from eanet.version import __version__
 
 logger = logging.getLogger("eanet")
@@ -72,6 +74,67 @@ def add_config_arguments(parser: argparse.ArgumentParser, default: str | None = 
     )
 
 
+#: A configuration override on the command line: a dotted key (``model.width``, ``output_dir``), ``=``, a value.
+_OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*=")
+
+
+def is_override(text: str) -> bool:
+    """Whether a command-line argument is a ``KEY=VALUE`` configuration override (``inference.fov_deg=60``).
+
+    Commands that take file arguments next to overrides (``eanet predict``) tell them apart with this: a path
+    whose name looks like ``KEY=VALUE`` is written ``./name`` to be taken as a file.
+    """
+    return bool(_OVERRIDE.match(text))
+
+
+def split_overrides(items: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(others, overrides)``: ``items`` without and with the ``KEY=VALUE`` overrides, each in order."""
+    return [i for i in items if not is_override(i)], [i for i in items if is_override(i)]
+
+
+class RenamedOptionError(UserError):
+    """An option (or positional argument) of an earlier release that has a new spelling."""
+
+
+class _RenamedOption(argparse.Action):
+    def __init__(self, option_strings, dest, *, message: str, **kwargs) -> None:
+        self.message = message
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if not self.option_strings and values in (None, []):
+            return  # a hidden positional that was not given
+        raise RenamedOptionError(f"{parser.prog}: {self.message}")
+
+
+def add_renamed_option(parser: argparse.ArgumentParser, old: str, new: str, *, example: str | None = None) -> None:
+    """Register ``old`` (an option such as ``--output-dir``, or a positional's name) as a hidden argument that stops
+    with ``old was renamed new`` (and ``example``), instead of working under two names or failing with argparse's
+    "unrecognized arguments". Raised while the command line is parsed, before any work starts (exit code 2)."""
+    message = f"{old} was renamed: use {new}" + (f"; e.g. {example}" if example else "")
+    if old.startswith("-"):
+        parser.add_argument(old, nargs="*", action=_RenamedOption, message=message, help=argparse.SUPPRESS,
+                            dest=f"_renamed_{old.lstrip('-').replace('-', '_')}")  # fmt: skip
+    else:
+        parser.add_argument("_renamed_" + re.sub(r"\W+", "_", old), nargs="?", action=_RenamedOption, message=message,
+                            help=argparse.SUPPRESS)  # fmt: skip
+
+
+#: What ``--device`` accepts, shared by every command that has it.
+DEVICE_HELP = "auto (CUDA if available), cpu, cuda, cuda:N"
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """``--image-size WIDTHxHEIGHT`` (``334x512``) as ``(width, height)``."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels such as 334x512, got {text!r}") from err
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with positive sizes, got {text!r}")
+    return width, height
+
+
 def config_from_args(args: argparse.Namespace):
     """Load the configuration named by ``--config`` with the command's overrides applied."""
     from eanet.config import load_config
@@ -102,7 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except UserError as err:  # an option of an earlier release (add_renamed_option)
+        setup_logging()
+        logger.error("%s", err)
+        return 2
+    # argparse reads a positional list once: KEY=VALUE overrides written after further options (`eanet predict
+    # photo.jpg --out o inference.fov_deg=60`) come back unparsed; they join the command's overrides, in order.
+    trailing = getattr(args, "trailing_overrides_dest", "overrides")
+    if extra and all(is_override(e) for e in extra) and isinstance(getattr(args, trailing, None), list):
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
@@ -115,13 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         logger.error("interrupted")
         return 130
-    except Exception as err:  # errors we raise on purpose carry a message meant for the user
-        from eanet.errors import UserError
-
-        if isinstance(err, UserError):
-            logger.error("%s", err)
-            return 2
-        raise
+    except UserError as err:  # errors we raise on purpose carry a message meant for the user
+        logger.error("%s", err)
+        return 2
 
 
 if __name__ == "__main__":

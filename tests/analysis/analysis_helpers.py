@@ -7,7 +7,7 @@ TINY = dict(
     backbone="resnet18", input_size=(96, 64), width=16, num_heads=2, sa_depth=1, ca_depth=2, sjt_depth=1,
     sjt_num_heads=2, heatmap_depth=4,
 )  # fmt: skip
-#: The same as configuration overrides for `eanet analyze --config eanet --set ...`.
+#: The same as configuration overrides for `eanet analyze --config eanet ... KEY=VALUE`.
 TINY_OVERRIDES = [
     "model.backbone=resnet18", "model.input_size=[96,64]", "model.width=16", "model.num_heads=2", "model.sa_depth=1",
     "model.ca_depth=2", "model.sjt_depth=1", "model.sjt_num_heads=2", "model.heatmap_depth=4",

@@ -18,13 +18,13 @@ def photo(tmp_path):
     return path
 
 
-def _set_args():
-    return [a for o in TINY_OVERRIDES for a in ("--set", o)]
+def _overrides():
+    return list(TINY_OVERRIDES)
 
 
 def test_random_weights_write_every_file_and_warn(photo, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["analyze", "--config", "eanet", *_set_args(), "--images", str(photo), str(tmp_path / "missing.png"),
+    code = main(["analyze", "--config", "eanet", *_overrides(), "--images", str(photo), str(tmp_path / "missing.png"),
                  "--cropped", "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1  # the missing image failed, the other was still analysed
@@ -64,7 +64,7 @@ def test_random_weights_write_every_file_and_warn(photo, tmp_path, capsys):
 
     # Deterministic: a second run gives the same numbers.
     out2 = tmp_path / "out2"
-    assert main(["analyze", "--config", "eanet", *_set_args(), "--images", str(photo), "--cropped",
+    assert main(["analyze", "--config", "eanet", *_overrides(), "--images", str(photo), "--cropped",
                  "--out", str(out2), "--no-heads"]) == 0  # fmt: skip
     again = np.load(out2 / "two_hands" / "tokens.npz")
     for key in ("attention", "tsne_hand_features", "tsne_fused_tokens"):
@@ -101,7 +101,7 @@ def test_bad_arguments_are_clear_errors(photo, tmp_path, capsys):
     assert main(["analyze", "--config", "eanet", "--images", str(tmp_path / "none.png"), "--cropped",
                  "--out", str(tmp_path / "o")]) == 2  # fmt: skip
     assert "no images to analyse" in capsys.readouterr().err
-    assert main(["analyze", "--config", "eanet", *_set_args(), "--set", "model.interaction=ca_transformer",
+    assert main(["analyze", "--config", "eanet", *_overrides(), "model.interaction=ca_transformer",
                  "--images", str(photo), "--cropped", "--out", str(tmp_path / "o")]) == 2  # fmt: skip
     assert "no extract-stage FuseFormer" in capsys.readouterr().err
     with pytest.raises(SystemExit):

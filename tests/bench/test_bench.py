@@ -15,7 +15,7 @@ from eanet.cli import main
 def quick_run(tmp_path_factory):
     """One ``eanet bench --quick`` run of all sections (about a minute on a loaded 2-core box)."""
     out = tmp_path_factory.mktemp("bench")
-    code = main(["bench", "--quick", "--work-dir", str(out / "work"), "--json", str(out / "bench.json"),
+    code = main(["bench", "--quick", "--cache-dir", str(out / "work"), "--out", str(out / "bench.json"),
                  "--cpu-threads", "1"])  # fmt: skip
     return code, json.loads((out / "bench.json").read_text())
 
@@ -69,8 +69,8 @@ def test_cpu_latency_times_the_default_environment_in_a_child_process(tmp_path, 
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     out = tmp_path / "cpu.json"
-    assert main(["bench", "--quick", "--sections", "cpu-latency", "--cpu-threads", "1", "--work-dir",
-                 str(tmp_path / "work"), "--json", str(out)]) == 0  # fmt: skip
+    assert main(["bench", "--quick", "--sections", "cpu-latency", "--cpu-threads", "1", "--cache-dir",
+                 str(tmp_path / "work"), "--out", str(out)]) == 0  # fmt: skip
     cpu = json.loads(out.read_text())["sections"]["cpu-latency"]
     rows = cpu["runs"][0]["rows"]
     assert rows[0]["variant"] == DEFAULT_ENV_VARIANT and rows[0]["speedup"] == 1.0

@@ -63,7 +63,7 @@ def test_eval_command_writes_json_and_prints_signature(tiny_setup, tmp_path, cap
     root, checkpoint, _, _ = tiny_setup
     out = tmp_path / "result.json"
     args = ["eval", "--checkpoint", str(checkpoint), "--protocol", protocol, "--data-root", str(root),
-            "--output", str(out), "--batch-size", "3", "data.num_workers=0", "eval.crops=gt"]  # fmt: skip
+            "--out", str(out), "--batch-size", "3", "data.num_workers=0", "eval.crops=gt"]  # fmt: skip
     if protocol == "interwild":
         args += ["--subset", "HM"]  # the tiny release has no aid_human_annot_test.txt
     assert main(args) == 0

@@ -92,7 +92,7 @@ def test_hic_set_inside_a_synthetic_dataset_finds_its_manifest(tmp_path, no_mano
 def open_synthetic_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "data"
     args = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "1", "--splits", "test",
-            "--image-size", "96x96", "--backend", "torch", "--no-progress", "--hand-model", "open"]  # fmt: skip
+            "--image-size", "96x96", "--render-backend", "torch", "--no-progress", "--hand-model", "open"]  # fmt: skip
     assert main(args) == 0
     return root
 
@@ -127,7 +127,7 @@ def test_eval_command_on_open_hand_synthetic_data_needs_no_mano(
 ):
     out = tmp_path / "result.json"
     base = ["eval", "--checkpoint", str(open_hand_checkpoint), "--protocol", "intaghand", "--data-root",
-            str(open_synthetic_root), "--output", str(out), "--batch-size", "4", "eval.num_workers=0",
+            str(open_synthetic_root), "--out", str(out), "--batch-size", "4", "eval.num_workers=0",
             "eval.figure9_plot=false"]  # fmt: skip
     # The default (MANO ground truth) contradicts the data: a clear error (exit 2), no result written.
     assert main(base) == 2
@@ -152,7 +152,7 @@ def test_small_synthetic_config_scores_open_hand_data_without_the_flag(
     assert load_config("small-synthetic", []).eval.gt_hand_model == "open"
     out = tmp_path / "result.json"
     args = ["eval", "--config", "small-synthetic", "--checkpoint", str(open_hand_checkpoint), "--data-root",
-            str(open_synthetic_root), "--output", str(out), "--batch-size", "4", "eval.num_workers=0"]  # fmt: skip
+            str(open_synthetic_root), "--out", str(out), "--batch-size", "4", "eval.num_workers=0"]  # fmt: skip
     assert main(args) == 0
     assert json.loads(out.read_text())["gt_hand_model"] == "open"
 

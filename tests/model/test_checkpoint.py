@@ -82,4 +82,4 @@ def test_to_official_refuses_other_architectures(saved, tmp_path):
     from eanet.cli import main
 
     _, _, path = saved
-    assert main(["convert-official", str(path), str(tmp_path / "x.pth.tar"), "--to-official"]) == 2
+    assert main(["convert-official", str(path), "--out", str(tmp_path / "x.pth.tar"), "--to-official"]) == 2

@@ -102,7 +102,7 @@ def fake_official(fake_network, tmp_path_factory):
 def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     path, network = fake_official
     ours_path, back_path = tmp_path / "eanet.safetensors", tmp_path / "snapshot_back.pth.tar"
-    assert main(["convert-official", str(path), str(ours_path)]) == 0
+    assert main(["convert-official", str(path), "--out", str(ours_path)]) == 0
     state, cfg, metadata = read_checkpoint(ours_path)
     assert cfg.hand_model.kind == "mano" and cfg.hand_model.mano_dir is None
     assert metadata["official_epoch"] == "29" and metadata["source"] == "official:snapshot_29.pth.tar"
@@ -113,7 +113,7 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     for official, ours in mapping.items():
         assert torch.equal(state[ours], network[official]), official
 
-    assert main(["convert-official", str(ours_path), str(back_path), "--to-official"]) == 0
+    assert main(["convert-official", str(ours_path), "--out", str(back_path), "--to-official"]) == 0
     back = torch.load(back_path, map_location="cpu", weights_only=True)
     assert back["epoch"] == 29
     assert official_training_data(back, str(back_path)) == release  # the record travels with the weights
@@ -121,7 +121,7 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     for key, value in network.items():
         assert torch.equal(back["network"]["module." + key], value), key
     # refuses to overwrite without --force
-    assert main(["convert-official", str(path), str(ours_path)]) == 2
+    assert main(["convert-official", str(path), "--out", str(ours_path)]) == 2
 
 
 def test_bare_state_dict_with_mano_entries_loads(fake_network):
@@ -158,7 +158,7 @@ def test_a_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
     with pytest.raises(UnsafeFileError, match="weights_only"):
         read_official_checkpoint(path)
     assert not marker.exists()
-    assert main(["convert-official", str(path), str(tmp_path / "out.safetensors")]) == 2
+    assert main(["convert-official", str(path), "--out", str(tmp_path / "out.safetensors")]) == 2
     assert not marker.exists()
 
 

@@ -82,8 +82,8 @@ def _open_hand_available() -> bool:
 @pytest.mark.skipif(not _open_hand_available(), reason="the built-in open hand model is not available")
 def test_render_hands_command_writes_pngs(tmp_path):
     code = main(
-        ["render-hands", "--out", str(tmp_path), "--poses", "fist", "--views", "palm", "--size", "64", "48",
-         "--backend", "torch"]
+        ["render-hands", "--out", str(tmp_path), "--poses", "fist", "--views", "palm", "--image-size", "64x48",
+         "--render-backend", "torch"]
     )  # fmt: skip
     assert code == 0
     names = sorted(p.name for p in tmp_path.glob("*.png"))
@@ -95,7 +95,7 @@ def test_render_hands_command_renders_mano(tmp_path, mano_dir):
     # Renders derived from MANO: written to a temporary directory only, never kept.
     code = main(
         ["render-hands", "--hand-model", "mano", "--mano-dir", str(mano_dir), "--out", str(tmp_path), "--poses",
-         "point", "--views", "side", "--size", "48", "48", "--backend", "torch"]
+         "point", "--views", "side", "--image-size", "48x48", "--render-backend", "torch"]
     )  # fmt: skip
     assert code == 0
     assert (tmp_path / "mano_hand_point_mean_side.png").is_file()

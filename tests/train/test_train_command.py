@@ -14,7 +14,7 @@ def synth_root(tmp_path_factory):
     """A tiny ``eanet synth`` dataset (8 train and 8 test images), written once per session."""
     root = tmp_path_factory.mktemp("synth")
     cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
-    assert main([*cmd, "--splits", "train,test", "--no-progress", "--backend", "torch"]) == 0
+    assert main([*cmd, "--splits", "train,test", "--no-progress", "--render-backend", "torch"]) == 0
     return root
 
 
@@ -46,7 +46,7 @@ def test_data_directory_without_annotations_names_the_file(tmp_path, capsys):
 
 def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "--config", "small-synthetic", f"--data-root={synth_root}", f"--output-dir={run}", *FAST]
+    args = ["train", "--config", "small-synthetic", f"--data-root={synth_root}", f"--out={run}", *FAST]
     assert main([*args, "train.epochs=2", "train.eval_before_training=true", "train.eval_every_epochs=1"]) == 0
     out = capsys.readouterr().out
     assert "trained 4 steps (2 epochs)" in out and "held-out mpjpe_all:" in out
@@ -83,3 +83,12 @@ def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp
 def test_torchrun_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "eanet", "train", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "torchrun" in result.stdout
+
+
+def test_hand_model_mismatch_stops_before_the_first_step(synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--config", "small-synthetic", "--data-root", str(synth_root), "--out", str(run), *FAST]
+    assert main([*base, "eval.gt_hand_model=mano"]) == 2  # the data was made with the open hand
+    err = capsys.readouterr().err
+    assert "eval.gt_hand_model=mano, but" in err and "--gt-hand-model open" in err and "Traceback" not in err
+    assert not (run / "log.jsonl").exists() and not (run / "checkpoints").exists()

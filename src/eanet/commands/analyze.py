@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import DEVICE_HELP, add_renamed_option
+
 _EPILOG = """\
 examples:
   eanet analyze --checkpoint model.safetensors --images photo.png --cropped --out analysis/
@@ -43,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     weights.add_argument("--checkpoint", help="eanet .safetensors checkpoint or official .pth.tar")
     weights.add_argument("--config", help="named configuration or YAML: a randomly initialised model (for checks; "
                          "its maps are not meaningful)")  # fmt: skip
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="configuration override for --config (repeatable), e.g. --set model.width=64")  # fmt: skip
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="configuration overrides for --config, e.g. model.width=64")  # fmt: skip
     parser.add_argument("--images", nargs="+", required=True, metavar="IMAGE",
                         help="image files, folders or glob patterns")  # fmt: skip
     parser.add_argument("--out", required=True, help="output folder")
@@ -59,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="t-SNE seed (and the initialisation seed with --config)")
     parser.add_argument("--no-heads", action="store_true", help="skip the per-head attention figure")
     parser.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_renamed_option(parser, "--set", "trailing KEY=VALUE arguments (no flag)",
+                       example="eanet analyze --config eanet --images a.png --cropped --out an/ model.width=64")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -71,7 +75,7 @@ def _predictor_from_config(args: argparse.Namespace):
     from eanet.inference.predictor import Predictor, resolve_device
     from eanet.model import build_model
 
-    cfg = load_config(args.config, list(args.set))
+    cfg = load_config(args.config, list(args.overrides))
     if args.detector_model:
         import dataclasses
 
@@ -112,12 +116,18 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from eanet.analysis.runner import analyze_images
-    from eanet.cli import CommandError
+    from eanet.cli import CommandError, split_overrides
     from eanet.inference.inputs import collect_inputs
 
     logger = logging.getLogger(__name__)
-    if args.set and not args.config:
-        raise CommandError("--set applies to --config (a checkpoint records its own configuration)")
+    # Overrides written right after --images IMAGE ... are read by that list: move them to the overrides.
+    args.images, more = split_overrides(args.images)
+    args.overrides = [*more, *args.overrides]
+    if args.overrides and not args.config:
+        raise CommandError("KEY=VALUE overrides apply to --config (a checkpoint records its own configuration); "
+                           f"drop {' '.join(args.overrides)}")  # fmt: skip
+    if not args.images:
+        raise CommandError("no images: give --images IMAGE ... (files, folders or glob patterns)")
     items = collect_inputs(args.images, recursive=args.recursive)
     skipped = [(i.source, i.error) for i in items if i.error is not None]
     skipped += [(i.source, "videos are not analysed; pass images (e.g. frames extracted from the video)")

@@ -1,7 +1,7 @@
 """``eanet bench``: speed of inference, training and data loading, CPU latency, memory; agreement of the fast paths.
 
-    eanet bench --json bench.json                                     # everything this machine can measure
-    eanet bench --sections cpu-latency --cpu-threads 1,2 --json cpu.json
+    eanet bench --out bench.json                                      # everything this machine can measure
+    eanet bench --sections cpu-latency --cpu-threads 1,2 --out cpu.json
     eanet bench --quick                                               # tiny network: checks every path runs
 """
 
@@ -24,31 +24,31 @@ sections:
 Every fast path is compared with the exact fp32 reference on synthetic test crops (mean joint / max vertex
 difference, mm; bounds: fp32 paths <= 0.1 mm, bf16 paths mean joint <= 0.5 mm and max vertex <= 2 mm). Without
 --checkpoint the model is trained for --train-steps steps on synthetic data first (agreement needs real weights).
-Synthetic data and ONNX exports are cached in --work-dir. GPU sections print "not measured" without CUDA.
+Synthetic data and ONNX exports are cached in --cache-dir. GPU sections print "not measured" without CUDA.
 
 examples:
-  eanet bench --json runs/bench-h100.json --work-dir /tmp/eanet-bench
+  eanet bench --out runs/bench-h100.json --cache-dir /tmp/eanet-bench
   eanet bench --sections inference --batch-sizes 1,32,128 --compile-mode default
-  eanet bench --sections cpu-latency,memory --cpu-threads 1,2 --cpu-repeats 9 --json runs/bench-cpu.json
+  eanet bench --sections cpu-latency,memory --cpu-threads 1,2 --cpu-repeats 9 --out runs/bench-cpu.json
   eanet bench --checkpoint runs/eanet/best.safetensors --sections cpu-latency
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from eanet.cli import add_config_arguments
+    from eanet.cli import DEVICE_HELP, add_config_arguments, add_renamed_option
 
     parser = sub.add_parser(
         "bench",
         help="benchmark inference, training, data loading and CPU latency; check the fast paths' agreement",
         description="Measure EANet's speed on this machine (medians of repeated, synchronised runs after warm-up) "
         "and how closely every fast path reproduces the fp32 reference. Prints a table naming the machine and the "
-        "library versions; --json writes every number.",
+        "library versions; --out writes every number to a JSON file.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--sections", default="all", help="comma-separated sections, or all (default)")
     parser.add_argument("--checkpoint", help="trained .safetensors checkpoint (default: the configuration's init)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cuda:N or cpu")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--batch-sizes", default="1,32,128", help="inference batch sizes (default 1,32,128)")
     parser.add_argument("--train-batch-size", type=int, default=32, help="training-step batch (default 32)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up calls per GPU measurement (default 5)")
@@ -66,8 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime paths")
     parser.add_argument("--data-workers", type=int, help="data-loader workers (default: usable cores - 1, <= 16)")
     parser.add_argument("--data-batches", type=int, default=20, help="batches timed through the data loader")
-    parser.add_argument("--work-dir", help="cache for synthetic data and ONNX exports (default: temporary)")
-    parser.add_argument("--json", dest="json_path", help="write all results to this JSON file")
+    parser.add_argument("--cache-dir", dest="work_dir",
+                        help="cache for synthetic data and ONNX exports (default: temporary)")  # fmt: skip
+    parser.add_argument("--out", dest="json_path", help="write all results to this JSON file")
+    add_renamed_option(parser, "--json", "--out", example="eanet bench --out bench.json")
+    add_renamed_option(parser, "--work-dir", "--cache-dir", example="eanet bench --cache-dir /tmp/eanet-bench")
     parser.add_argument("--quick", action="store_true", help="tiny network, few repeats: checks the code paths run")
     parser.add_argument("--omp-wait-policy", default="auto", choices=("auto", "passive", "active", "inherit"),
                         help="OpenMP wait policy of this process; auto: passive unless OMP_WAIT_POLICY is set or torch "

@@ -1,12 +1,14 @@
 """``eanet convert-official``: an official EANet checkpoint to our safetensors format, and back.
 
-    eanet convert-official snapshot_29.pth.tar eanet_official.safetensors [--mano-dir DIR]
-    eanet convert-official eanet_official.safetensors snapshot_29.pth.tar --to-official
+    eanet convert-official snapshot_29.pth.tar --out eanet_official.safetensors [--mano-dir DIR]
+    eanet convert-official eanet_official.safetensors --out snapshot_29.pth.tar --to-official
 """
 
 from __future__ import annotations
 
 import argparse
+
+from eanet.cli import add_renamed_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("input", help="official .pth.tar (or, with --to-official, our .safetensors)")
-    parser.add_argument("output", help="our .safetensors (or, with --to-official, an official .pth.tar)")
+    parser.add_argument("--out", required=True,
+                        help="our .safetensors (or, with --to-official, an official .pth.tar)")  # fmt: skip
+    add_renamed_option(parser, "a second positional argument (the output file)", "--out",
+                       example="eanet convert-official snapshot_29.pth.tar --out model.safetensors")  # fmt: skip
     parser.add_argument(
         "--hand-model",
         choices=("mano", "open"),
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from eanet.cli import CommandError
 
     logger = logging.getLogger("eanet.commands.convert")
-    src, dst = Path(args.input), Path(args.output)
+    src, dst = Path(args.input), Path(args.out)
     if dst.exists() and not args.force:
         raise CommandError(f"{dst} exists; pass --force to overwrite it")
     if args.to_official:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import add_renamed_option
+
 _EPILOG = """\
 examples:
   eanet detector fetch                                   # pip download the wheel, build, cache, verify
   eanet detector fetch --wheel mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl   # offline
-  eanet detector fetch --model-path models/hand_landmarker.task
+  eanet detector fetch --out models/hand_landmarker.task
   eanet detector check photo.jpg                         # needs `pip install 'eanet[detect]'`
 
 The file goes to $EANET_CACHE_DIR/mediapipe/hand_landmarker.task (default ~/.cache/eanet/...); `eanet predict`
@@ -33,12 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="detector_action", metavar="<action>", required=True)
     fetch = actions.add_parser("fetch", help="build hand_landmarker.task from the mediapipe 0.10.21 wheel and cache it")
     fetch.add_argument("--wheel", help="a local mediapipe-0.10.21 wheel (default: download it with pip)")
-    fetch.add_argument("--model-path", help="where to write the file (default: the user cache)")
+    fetch.add_argument("--out", help="where to write the file (default: the user cache)")
+    add_renamed_option(fetch, "--model-path", "--out", example="eanet detector fetch --out hand_landmarker.task")
     fetch.add_argument("--force", action="store_true", help="rebuild even if the file is already there")
     fetch.set_defaults(func=run)
     check = actions.add_parser("check", help="verify the model file and, with MediaPipe installed, detect hands")
     check.add_argument("images", nargs="*", help="images to run the detector on")
-    check.add_argument("--model-path", help="hand_landmarker.task (default: the cached one)")
+    check.add_argument("--detector-model", metavar="PATH", help="hand_landmarker.task (default: the cached one)")
+    add_renamed_option(check, "--model-path", "--detector-model",
+                       example="eanet detector check --detector-model hand_landmarker.task photo.jpg")  # fmt: skip
     check.set_defaults(func=run)
     where = actions.add_parser("path", help="print where the model file is cached")
     where.set_defaults(func=run)
@@ -46,9 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.detector_action == "fetch":
-        return _fetch(args.wheel, args.model_path, args.force)
+        return _fetch(args.wheel, args.out, args.force)
     if args.detector_action == "check":
-        return _check(args.model_path, args.images)
+        return _check(args.detector_model, args.images)
     import sys
 
     from eanet.inference.detect import default_detector_model_path

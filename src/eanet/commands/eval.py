@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from eanet.cli import add_config_arguments
+from eanet.cli import DEVICE_HELP, add_config_arguments, add_renamed_option
 
 PROTOCOLS = ("official", "intaghand", "interwild")
 
@@ -23,7 +23,7 @@ examples:
   eanet eval --checkpoint best.safetensors --protocol interwild --dataset hic data.root=/data/HIC/data
   torchrun --nproc_per_node 4 -m eanet eval --checkpoint best.safetensors --protocol intaghand data.root=...
   # data made by `eanet synth --hand-model open`: ground truth from the open hand, no MANO files needed
-  eanet eval --config small-synthetic --checkpoint model.safetensors --gt-hand-model open data.root=data/synth
+  eanet eval --config small-synthetic --checkpoint model.safetensors --gt-hand-model open --data-root data/synth
 """
 
 
@@ -49,9 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="hand model of the ground truth (default: eval.gt_hand_model, mano): mano for InterHand2.6M/HIC, open "
         "for data made by `eanet synth --hand-model open` (no MANO files needed); a mismatch with the data is an error",
     )
-    parser.add_argument(
-        "--output", help="result JSON path (default: <output_dir>/eval/<protocol>-<dataset>-<subset>.json)"
-    )
+    parser.add_argument("--out", help="result JSON path (default: <output_dir>/eval/<protocol>-<dataset>-<subset>.json)")
+    parser.add_argument("--device", help=DEVICE_HELP + " (same as device=...; default: the configuration's, auto)")
+    add_renamed_option(parser, "--output", "--out", example="eanet eval --checkpoint CKPT --out result.json")
     parser.add_argument("--max-samples", type=int, help="evaluate only the first N samples (quick check)")
     parser.add_argument("--batch-size", type=int, help="images per forward pass (default: eval.batch_size)")
     add_config_arguments(parser)
@@ -66,7 +66,8 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "data_root": "data.root",
         "mano_dir": "hand_model.mano_dir",
         "gt_hand_model": "eval.gt_hand_model",
-        "output": "eval.output",
+        "out": "eval.output",
+        "device": "device",
         "max_samples": "eval.max_samples",
         "batch_size": "eval.batch_size",
     }

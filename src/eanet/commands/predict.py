@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import DEVICE_HELP, add_renamed_option
+
 _EPILOG = """\
 examples:
   eanet predict photo.jpg --checkpoint model.safetensors --out out/            # detect hands (MediaPipe extra)
@@ -56,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image/video files, folders or glob patterns")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image/video files, folders or glob patterns, and "
+                        "inference.KEY=VALUE overrides of any inference setting, e.g. inference.max_image_pixels=2e8 "
+                        "(a file whose name looks like KEY=VALUE is written ./NAME)")  # fmt: skip
     parser.add_argument("--checkpoint", help="eanet .safetensors checkpoint or official .pth.tar (optional with "
                         "--fit keypoints: the hand model's mean pose is then fitted to MediaPipe's keypoints)")  # fmt: skip
     parser.add_argument("--fit", choices=("none", "keypoints"), help="keypoints: fit each hand's mesh to MediaPipe's "
@@ -66,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     crop.add_argument("--cropped", action="store_true", help="inputs are already cropped to the two hands "
                       "(the whole image is the box, as the official demo)")  # fmt: skip
     crop.add_argument("--bbox", type=_box, metavar="X,Y,W,H", help="box around both hands, same for every input")
-    parser.add_argument("--detector-model", "--detector-model-path", dest="detector_model", metavar="PATH",
+    parser.add_argument("--detector-model", metavar="PATH",
                         help="MediaPipe hand_landmarker.task (default: the one `eanet detector fetch` cached)")  # fmt: skip
     parser.add_argument("--mano-dir", help="MANO_RIGHT.pkl/MANO_LEFT.pkl folder for MANO checkpoints ($EANET_MANO_DIR)")
     parser.add_argument("--hand-model", choices=("open", "mano"), help="hand model to load the checkpoint with "
@@ -79,26 +83,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "larger smoother")  # fmt: skip
     parser.add_argument("--mesh-axes", choices=("opencv", "yup"), help="OBJ/PLY frame (default opencv = camera frame)")
     parser.add_argument("--batch-size", type=int, help="crops per forward pass (default 16)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    parser.add_argument("--render-backend", choices=("auto", "pyrender", "torch"), help="renderer (default auto)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), help="inference backend (same as "
+                        "inference.speed.backend=...; default torch; onnxruntime: CPU, docs/speed.md)")  # fmt: skip
+    parser.add_argument("--render-backend", choices=("auto", "pyrender", "torch"), help="renderer of the overlays "
+                        "(default auto: pyrender on EGL when it works, else the pure-torch rasterizer)")  # fmt: skip
     parser.add_argument("--no-render", action="store_true", help="skip overlay/side/joints images and overlay video")
     parser.add_argument("--no-meshes", action="store_true", help="skip OBJ/PLY/GLB files")
     parser.add_argument("--no-json-vertices", action="store_true", help="leave vertices out of the JSON files")
     parser.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--set", action="append", default=[], metavar="inference.KEY=VALUE",
-                        help="any inference setting (repeatable), e.g. --set inference.max_image_pixels=200000000")  # fmt: skip
-    parser.set_defaults(func=run)
+    add_renamed_option(parser, "--set", "trailing inference.KEY=VALUE arguments (no flag)",
+                       example="eanet predict photo.jpg --out out/ inference.max_image_pixels=200000000")  # fmt: skip
+    add_renamed_option(parser, "--detector-model-path", "--detector-model")
+    parser.set_defaults(func=run, trailing_overrides_dest="inputs")  # overrides after other options: eanet.cli.main
 
 
 def inference_config_from_args(args: argparse.Namespace):
-    """The ``inference`` section: defaults, then ``--set`` overrides, then the dedicated flags."""
+    """The ``inference`` section: defaults, then the ``inference.KEY=VALUE`` overrides, then the dedicated flags."""
+    from eanet.cli import split_overrides
     from eanet.config import ConfigError, load_config
 
-    for item in args.set:
+    args.inputs, overrides = split_overrides(args.inputs)
+    for item in overrides:
         if not item.startswith("inference."):
-            raise ConfigError(f"--set takes inference.KEY=VALUE (e.g. inference.fov_deg=60), got {item!r}")
-    overrides = list(args.set)
+            raise ConfigError(f"eanet predict takes inference.KEY=VALUE overrides (e.g. inference.fov_deg=60), got "
+                              f"{item!r}; if it is a file, write it ./{item}")  # fmt: skip
+    if not args.inputs:
+        raise ConfigError("no inputs: give image/video files, folders or glob patterns before the overrides")
     flags = {
         "inference.detector_model_path": args.detector_model,
         "inference.focal": args.focal,
@@ -107,6 +119,7 @@ def inference_config_from_args(args: argparse.Namespace):
         "inference.mesh_axes": args.mesh_axes,
         "inference.batch_size": args.batch_size,
         "inference.render_backend": args.render_backend,
+        "inference.speed.backend": args.backend,
         "inference.fit.method": args.fit,
     }
     for key, value in flags.items():

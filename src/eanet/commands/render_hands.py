@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import add_renamed_option, image_size
+
 DEFAULT_OUT = "outputs/render_hands"
 
 
@@ -46,14 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated views from palm, back, side, three_quarter (default: palm,three_quarter,side)",
     )
     parser.add_argument(
-        "--size", type=int, nargs=2, default=(256, 256), metavar=("W", "H"), help="image size (default: 256 256)"
+        "--image-size", type=image_size, default=(256, 256), metavar="WxH", help="image size (default: 256x256)"
     )
     parser.add_argument(
-        "--backend",
+        "--render-backend",
         choices=("auto", "pyrender", "torch"),
         default="auto",
-        help="auto: OpenGL (EGL) when it works, else the pure-torch rasterizer (default: auto)",
+        help="renderer; auto: OpenGL (EGL) when it works, else the pure-torch rasterizer (default: auto)",
     )
+    add_renamed_option(parser, "--size", "--image-size WxH", example="eanet render-hands --image-size 256x256")
+    add_renamed_option(parser, "--backend", "--render-backend", example="eanet render-hands --render-backend torch")
     parser.set_defaults(func=run)
 
 
@@ -75,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     bad_views = [v for v in args.views if v not in VIEWS]
     if bad_views:
         raise InvalidInputError(f"unknown view(s) {bad_views}; choose from {', '.join(sorted(VIEWS))}")
-    width, height = args.size
+    width, height = args.image_size
     if width < 16 or height < 16:
-        raise InvalidInputError(f"--size must be at least 16 16, got {width} {height}")
+        raise InvalidInputError(f"--image-size must be at least 16x16, got {width}x{height}")
     if args.mano_dir and args.hand_model != "mano":
         raise InvalidInputError("--mano-dir is only used with --hand-model mano")
 
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if right.is_mano:
         logger.warning("rendering MANO: these images are derived from the licensed MANO model; do not publish them")
     out = Path(args.out)
-    with Renderer(backend=args.backend) as renderer:
+    with Renderer(backend=args.render_backend) as renderer:
         logger.info("rendering %s with the %s backend", right.name, renderer.backend_name)
         gallery = render_hand_gallery(
             right,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import DEVICE_HELP
+
 _EPILOG = """\
 The demo binds to 127.0.0.1 (this machine only) and sends no usage analytics. There is no share link. Uploads are
 limited by size, type (JPEG, PNG, WebP, BMP, judged by content) and pixel count, decoded in memory, and results are
@@ -36,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (or $EANET_MANO_DIR)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine)")
     parser.add_argument("--port", type=int, default=7860, help="TCP port (default: 7860)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (PyTorch checkpoints)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP + " (PyTorch checkpoints)")
+    parser.add_argument("--render-backend", choices=("auto", "pyrender", "torch"), help="renderer of the overlays "
+                        "(default auto: pyrender on EGL when it works, else the pure-torch rasterizer)")  # fmt: skip
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default: 20)")
     parser.add_argument("--max-megapixels", type=float, default=40.0, help="largest image in megapixels (default: 40)")
     parser.add_argument("--detector-model", help="MediaPipe hand_landmarker.task (enables the detection option)")
@@ -100,6 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, mano_dir=args.mano_dir)
     if args.detector_model:
         predictor.config = dataclasses.replace(predictor.config, detector_model_path=args.detector_model)
+    if args.render_backend:
+        predictor.config = dataclasses.replace(predictor.config, render_backend=args.render_backend)
     limits = UploadLimits(max_bytes=int(args.max_upload_mb * 1024 * 1024), max_pixels=int(args.max_megapixels * 1e6))
     settings = DemoSettings(limits=limits, fit=args.fit == "keypoints")
     app = build_app(predictor, settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eanet.cli import add_renamed_option, image_size
+
 _EPILOG = """\
 examples:
   eanet synth --out data/synth_ih26m --num-frames 16 --cameras 3           # a tiny set (3 splits x 48 images)
@@ -12,14 +14,6 @@ examples:
 
 The output loads like the real release: point data.root at OUT (and, for --hic, the HIC reader at OUT/HIC).
 """
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 334x512, got {text!r}") from err
-    return w, h
 
 
 def _weights(text: str) -> dict[str, float]:
@@ -75,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--mano-dir", default=None, help="folder with MANO_RIGHT.pkl/MANO_LEFT.pkl (--hand-model mano)")
     parser.add_argument(
         "--image-size",
-        type=_size,
+        type=image_size,
         default=(334, 512),
         metavar="WxH",
         help="image size (default 334x512, as the release)",
@@ -103,7 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--masks", action="store_true", help="also write hand masks (OUT/masks, 0/1/2 = none/R/L)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default 0: this process)")
-    parser.add_argument("--backend", choices=("auto", "pyrender", "torch"), default="auto", help="renderer backend")
+    parser.add_argument("--render-backend", choices=("auto", "pyrender", "torch"), default="auto",
+                        help="renderer (default auto: pyrender on EGL when it works, else the pure-torch rasterizer)")  # fmt: skip
+    add_renamed_option(parser, "--backend", "--render-backend", example="eanet synth --out DIR --render-backend torch")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset this command wrote to OUT before")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -138,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         kind_weights=weights,
         hic_frames=(64 if args.hic_frames is None else args.hic_frames) if args.hic or args.hic_frames else 0,
         masks=args.masks,
-        backend=args.backend,
+        backend=args.render_backend,
         workers=args.workers,
         view_spread=args.view_spread,
     )

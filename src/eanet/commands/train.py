@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from eanet.cli import add_config_arguments
+from eanet.cli import DEVICE_HELP, add_config_arguments, add_renamed_option
 
 _EPILOG = """\
 examples:
-  eanet train --config eanet data.root=/data/InterHand2.6M output_dir=runs/eanet          # release schedule
-  eanet train --config eanet-paper-schedule data.root=/data/InterHand2.6M                 # paper schedule
-  torchrun --nproc_per_node 4 -m eanet train --config eanet data.root=/data/InterHand2.6M # 4 GPUs, 32 per GPU
-  eanet train --config eanet output_dir=runs/eanet train.resume=auto                      # continue a run
-  eanet train --config small-synthetic data.root=data/synth output_dir=runs/small         # CPU, minutes
+  eanet train --config eanet --data-root /data/InterHand2.6M --out runs/eanet hand_model.kind=mano  # release schedule
+  eanet train --config eanet-paper-schedule --data-root /data/InterHand2.6M hand_model.kind=mano     # paper schedule
+  torchrun --nproc_per_node 4 -m eanet train --config eanet --data-root /data/InterHand2.6M hand_model.kind=mano
+  eanet train --config eanet --out runs/eanet --resume auto hand_model.kind=mano         # continue a run
+  eanet train --config small-synthetic --data-root data/synth --out runs/small --device cpu  # CPU, minutes
+
+InterHand2.6M's ground truth holds MANO parameters: train on it with hand_model.kind=mano (and the MANO files,
+hand_model.mano_dir or $EANET_MANO_DIR). Data made by `eanet synth --hand-model open` trains the open hand model.
 
 Every run directory holds config.yaml, log.jsonl, tensorboard/, checkpoints/ (last N + best) and, at the end,
 model.safetensors and best.safetensors (load with `eanet eval --checkpoint ...` or eanet.model.load_model).
@@ -31,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arguments(parser, default="eanet")
     parser.add_argument("--data-root", help="dataset root (same as data.root=...)")
-    parser.add_argument("--output-dir", help="run directory (same as output_dir=...)")
+    parser.add_argument("--out", help="run directory (same as output_dir=...)")
+    parser.add_argument("--device", help=DEVICE_HELP + " (same as device=...; default: the configuration's, auto)")
     parser.add_argument("--resume", nargs="?", const="auto", help="continue a run: a checkpoint path, or 'auto'")
+    add_renamed_option(parser, "--output-dir", "--out", example="eanet train --config eanet --out runs/eanet")
     parser.set_defaults(func=run)
 
 
@@ -40,8 +45,10 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
     out = []
     if args.data_root:
         out.append(f"data.root={args.data_root}")
-    if args.output_dir:
-        out.append(f"output_dir={args.output_dir}")
+    if args.out:
+        out.append(f"output_dir={args.out}")
+    if args.device:
+        out.append(f"device={args.device}")
     if args.resume:
         out.append(f"train.resume={args.resume}")
     return out

@@ -101,18 +101,15 @@ def load_gt_hand_model_data(hand_model_cfg: Any) -> tuple[Any, Any]:
         ) from err
 
 
-def _synthetic_manifest_dirs(ev_data: EvalData) -> list[Path]:
-    """Where ``eanet synth`` would have put its manifest for this data root (``OUT``; ``OUT/HIC`` for HIC sets)."""
-    root = Path(ev_data.data.root)
-    return [root] if ev_data.dataset == "interhand26m" else [root, root.parent]
-
-
-def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, Any]]:
+def resolve_gt_hand_model(cfg: Any, ev_data: EvalData, model_kind: str | None = None) -> tuple[str, tuple[Any, Any]]:
     """The hand model the ground truth is rebuilt with (``eval.gt_hand_model``), checked against the data.
 
     Data written by ``eanet synth`` records its hand model in ``synthetic_manifest.json``: its ground truth holds
     that model's parameters, so scoring it with another model's meshes would give wrong numbers. Real InterHand2.6M
     and HIC (no manifest) are MANO.
+
+    ``model_kind`` (the evaluated model's hand model, when known) is checked too
+    (:func:`eanet.hand_model.consistency.check_hand_models`).
 
     Returns:
         ``(name, (right, left))``: ``"mano"`` or ``"open"`` and the :class:`~eanet.hand_model.HandModelData` pair.
@@ -122,34 +119,19 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData) -> tuple[str, tuple[Any, 
             open hand asked for on data not made with it), saying which setting to use.
         MissingFileError: ``mano`` without MANO files.
     """
-    # One reader of the manifest for training and evaluation (eanet.data.synthetic_manifest).
-    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data, synthetic_hand_model_kind
+    from eanet.hand_model.consistency import check_hand_models
 
     choice = cfg.eval.gt_hand_model
-    found = None
-    for folder in _synthetic_manifest_dirs(ev_data):
-        kind = synthetic_hand_model_kind(folder)  # an unreadable manifest is an error, not MANO
-        if kind is not None:
-            found = synthetic_gt_hand_model_data(folder) if kind == "open" else None
-            break
-    root = ev_data.data.root
+    if choice not in ("mano", "open"):
+        raise InvalidInputError(f"unknown eval.gt_hand_model {choice!r}; choose 'mano' or 'open'")
+    # The one check of the hand models against the data, shared with training (eanet.hand_model.consistency).
+    check_hand_models(data_root=ev_data.data.root, dataset=ev_data.dataset, gt_hand_model=choice,
+                      model_kind=model_kind)  # fmt: skip
     if choice == "mano":
-        if found is not None:
-            raise InvalidInputError(
-                f"{root} was made by `eanet synth --hand-model open` ({found[0].name}), so its ground truth holds "
-                "that model's parameters, not MANO's; evaluate it with eval.gt_hand_model=open "
-                "(`eanet eval --gt-hand-model open`)"
-            )
         return "mano", load_gt_hand_model_data(cfg.hand_model)
-    if choice == "open":
-        if found is None:
-            raise InvalidInputError(
-                f"eval.gt_hand_model=open, but {root} holds no synthetic_manifest.json saying it was made by `eanet "
-                "synth --hand-model open`: real InterHand2.6M and HIC ground truth (and `eanet synth --hand-model "
-                "mano` data) is MANO; evaluate it with eval.gt_hand_model=mano and the MANO files (--mano-dir)"
-            )
-        return "open", found
-    raise InvalidInputError(f"unknown eval.gt_hand_model {choice!r}; choose 'mano' or 'open'")
+    from eanet.hand_model import load_hand_model_data
+
+    return "open", (load_hand_model_data("open", "right"), load_hand_model_data("open", "left"))
 
 
 def _hand_model_label(data: tuple[Any, Any]) -> str:
@@ -451,7 +433,7 @@ def _run_eval(
                     tuple(cfg.data.heatmap_shape))  # fmt: skip
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, heatmap_shape=heatmap_shape))
     ev_data = resolve_eval_data(cfg)
-    gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
+    gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data, model_kind=model_cfg.hand_model.kind)
 
     loader, builder, evaluator = _build_eval_run(
         cfg, ev_data, protocol, gt_kind, gt_data, model, device, max_samples=cfg.eval.max_samples,

@@ -20,6 +20,7 @@ from eanet.train.loop import Trainer, TrainResult
 
 __all__ = [
     "check_config",
+    "check_hand_models_for_training",
     "check_output_dir",
     "build_trainer",
     "train",
@@ -46,6 +47,24 @@ def check_config(cfg: Config) -> None:
     milestones = cfg.train.lr_milestones
     if milestones and milestones[-1] >= cfg.train.epochs:
         logger.warning("train.lr_milestones %s include epochs past train.epochs=%d", list(milestones), cfg.train.epochs)
+
+
+def check_hand_models_for_training(cfg: Config) -> None:
+    """``hand_model.kind`` must be the hand model of the training data's parameters (the targets are built with it),
+    and, when the run evaluates, ``eval.gt_hand_model`` that of the held-out data
+    (:func:`eanet.hand_model.consistency.check_hand_models`, the check ``eanet eval`` makes too).
+
+    Raises:
+        InvalidInputError: a mismatch, naming the setting to change.
+    """
+    from eanet.hand_model.consistency import check_hand_models
+
+    check_hand_models(data_root=cfg.data.root, dataset=cfg.data.dataset, model_kind=cfg.hand_model.kind, training=True)
+    if cfg.train.eval_every_epochs > 0 or cfg.train.eval_before_training:
+        from eanet.eval.runner import resolve_eval_data
+
+        ev_data = resolve_eval_data(cfg)
+        check_hand_models(data_root=ev_data.data.root, dataset=ev_data.dataset, gt_hand_model=cfg.eval.gt_hand_model)
 
 
 def check_output_dir(output_dir: str | Path) -> Path:
@@ -106,6 +125,7 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     model = build_model(cfg.model, cfg.hand_model)
     right, left = model.hand_models["right"], model.hand_models["left"]
     dataset = build_dataset(cfg.data, "train", cfg.hand_model, seed=cfg.seed)
+    check_hand_models_for_training(cfg)  # the data exists now; before the first step
     target_kwargs = dict(
         input_size=cfg.data.input_size, heatmap_shape=cfg.data.heatmap_shape, bbox_3d_size=cfg.data.bbox_3d_size
     )
