@@ -35,6 +35,42 @@ def test_bad_keys_and_types_are_errors_naming_the_key(override, message):
         load_config(None, [override])
 
 
+@pytest.mark.parametrize("key, advice", [("data.input_size", "model.input_size"),
+                                         ("data.heatmap_shape", "model.heatmap_depth")])  # fmt: skip
+def test_removed_keys_are_errors_that_say_what_to_set_instead(tmp_path, key, advice):
+    section, name = key.split(".")
+    path = tmp_path / "old.yaml"
+    path.write_text(f"_base_: small-synthetic\n{section}:\n  {name}: [96, 96]\n")
+    for spec, overrides in ((path, []), ("small-synthetic", [f"{key}=[96, 96]"])):
+        with pytest.raises(ConfigError) as err:
+            load_config(spec, overrides)
+        message = str(err.value)
+        assert f"{key} was removed" in message and advice in message
+        assert "keys allowed in" not in message  # the advice, not the list of every data key
+
+
+def _recorded_dict(**data):
+    """What a checkpoint written before data.input_size/heatmap_shape were removed records: a full dump plus them."""
+    recorded = config_to_dict(load_config("small-synthetic"))  # model 96 x 96 at stride 32: heatmap (8, 3, 3)
+    recorded["data"].update(data)
+    return recorded
+
+
+def test_recorded_configurations_of_older_versions_still_load():
+    from eanet.config import config_from_recorded_dict
+
+    expected = load_config("small-synthetic")
+    assert config_from_recorded_dict(_recorded_dict(input_size=[96, 96], heatmap_shape=[8, 3, 3])) == expected
+    assert config_from_recorded_dict(_recorded_dict(input_size=[96, 96])) == expected
+    assert config_from_recorded_dict(_recorded_dict()) == expected  # what this version records
+    with pytest.raises(ConfigError, match=r"data\.input_size \[128, 128\] disagrees with the model's \[96, 96\]"):
+        config_from_recorded_dict(_recorded_dict(input_size=[128, 128], heatmap_shape=[8, 3, 3]))
+    with pytest.raises(ConfigError, match=r"data\.heatmap_shape \[8, 8, 8\] disagrees with the model's \[8, 3, 3\]"):
+        config_from_recorded_dict(_recorded_dict(input_size=[96, 96], heatmap_shape=[8, 8, 8]))
+    with pytest.raises(ConfigError, match=r"data\.input_size was removed"):  # user input gets no such leniency
+        config_from_dict(_recorded_dict(input_size=[96, 96]))
+
+
 def test_override_syntax_error():
     with pytest.raises(ConfigError, match="section.key=value"):
         load_config(None, ["train.lr"])

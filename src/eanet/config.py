@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "load_config",
     "config_from_dict",
+    "config_from_recorded_dict",
     "config_to_dict",
     "dump_config",
     "apply_overrides",
@@ -44,6 +45,16 @@ __all__ = [
 ]
 
 BASE_KEY = "_base_"
+
+#: Keys that once existed, by dotted name, with what to set instead: a file or override that still sets one gets
+#: this advice rather than the plain list of allowed keys.
+REMOVED_KEYS: dict[str, str] = {
+    "data.input_size": "the crops are the model's input size: set model.input_size instead",
+    "data.heatmap_shape": (
+        "the heatmap shape is the model's, (model.heatmap_depth, model.input_size / model.output_stride): set "
+        "model.input_size, model.output_stride or model.heatmap_depth instead"
+    ),
+}
 
 
 class ConfigError(UserError, ValueError):
@@ -167,10 +178,18 @@ def _dataclass_from_dict(cls: type, data: Mapping[str, Any], where: str = "") ->
     unknown = sorted(set(data) - known)
     if unknown:
         prefix = f"{where}." if where else ""
-        raise ConfigError(
-            f"unknown configuration key(s) {', '.join(prefix + k for k in unknown)}; "
-            f"keys allowed in {where or 'the top level'}: {', '.join(sorted(known))}"
-        )
+        removed = [prefix + k for k in unknown if prefix + k in REMOVED_KEYS]
+        others = [prefix + k for k in unknown if prefix + k not in REMOVED_KEYS]
+        problems = [
+            f"configuration key {key} was removed: {REMOVED_KEYS[key]} (delete it from the file or override)"
+            for key in removed
+        ]
+        if others:
+            problems.append(
+                f"unknown configuration key(s) {', '.join(others)}; "
+                f"keys allowed in {where or 'the top level'}: {', '.join(sorted(known))}"
+            )
+        raise ConfigError("; ".join(problems))
     kwargs = {}
     for key, value in data.items():
         try:
@@ -197,6 +216,36 @@ def _field_default(cls: type, name: str) -> Any:
 def config_from_dict(data: Mapping[str, Any], cls: type = Config) -> Any:
     """Build a (nested) configuration dataclass from a plain mapping; unknown keys raise :class:`ConfigError`."""
     return _dataclass_from_dict(cls, data)
+
+
+def config_from_recorded_dict(data: Mapping[str, Any]) -> Config:
+    """A :class:`Config` from the resolved configuration a file recorded (checkpoint, ONNX export), which may come
+    from an older eanet: removed keys that only repeated the model's sizes (``data.input_size``,
+    ``data.heatmap_shape``) are dropped when they agree with the model section.
+
+    Raises:
+        ConfigError: the configuration is not valid, or a removed size disagrees with the model's (the message
+            names both values).
+    """
+    data_section = data.get("data")
+    if not isinstance(data_section, Mapping) or not {"input_size", "heatmap_shape"} & set(data_section):
+        return config_from_dict(data)
+    model_section = data.get("model", {})
+    model_cfg = _convert(model_section, ModelConfig, "model")
+    derived = {"input_size": tuple(model_cfg.input_size), "heatmap_shape": tuple(model_cfg.heatmap_shape)}
+    data_section = dict(data_section)
+    for key, model_value in derived.items():
+        if key not in data_section:
+            continue
+        recorded = data_section.pop(key)
+        if not isinstance(recorded, Sequence) or isinstance(recorded, str) or tuple(recorded) != model_value:
+            raise ConfigError(
+                f"the recorded data.{key} {recorded!r} disagrees with the model's {list(model_value)} (from the "
+                f"model section); data.{key} was removed because the model's size is the one every run uses, and "
+                "this record does not say which of the two its weights were trained with: use a file whose recorded "
+                f"data.{key} is {list(model_value)} or absent"
+            )
+    return config_from_dict({**data, "data": data_section})
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

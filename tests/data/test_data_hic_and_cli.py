@@ -120,15 +120,17 @@ def test_hic_missing_image_is_dropped(hic_root):
 
 
 def test_build_dataset_from_config(tiny_release_dir, hand_pair, hic_root):
-    cfg = DataConfig(root=str(tiny_release_dir), input_size=(64, 64), index_cache_dir=str(tiny_release_dir / "cache"))
-    train = build_dataset(cfg, "train", hand_model_data=hand_pair)
-    test = build_dataset(cfg, "test", hand_model_data=hand_pair)
+    cfg = DataConfig(root=str(tiny_release_dir), index_cache_dir=str(tiny_release_dir / "cache"))
+    sizes = dict(input_size=(64, 64), heatmap_shape=(8, 2, 2))  # the model's, passed explicitly
+    train = build_dataset(cfg, "train", hand_model_data=hand_pair, **sizes)
+    test = build_dataset(cfg, "test", hand_model_data=hand_pair, **sizes)
     assert train.train and train.augment is not None and len(train) == 24
     assert not test.train and test.augment is None and test.split == "test"
-    hic = build_dataset(DataConfig(dataset="hic", root=str(hic_root[0]), input_size=(64, 64)), "test")
-    assert len(hic) == 3
+    assert train.input_size == test.input_size == (64, 64) and train.heatmap_shape == (8, 2, 2)
+    hic = build_dataset(DataConfig(dataset="hic", root=str(hic_root[0])), "test", **sizes)
+    assert len(hic) == 3 and hic.input_size == (64, 64)
     with pytest.raises(Exception, match="test set only"):
-        build_dataset(DataConfig(dataset="hic", root=str(hic_root[0])), "train")
+        build_dataset(DataConfig(dataset="hic", root=str(hic_root[0])), "train", **sizes)
 
 
 def test_index_command_builds_and_checks(fresh_release, capsys):

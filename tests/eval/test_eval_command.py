@@ -28,6 +28,13 @@ def _write_release():
     return module.write_release
 
 
+TINY_MODEL = dict(backbone="resnet18", backbone_weights=None, input_size=(64, 64), width=32, num_heads=2, sa_depth=1,
+                  ca_depth=1, sjt_depth=1, sjt_num_heads=2, heatmap_depth=4)  # fmt: skip
+#: The same model as ``model.*`` overrides (the configuration the stand-in checkpoint records).
+TINY_MODEL_OVERRIDES = [f"model.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in TINY_MODEL.items()
+                        if v is not None]  # fmt: skip
+
+
 @pytest.fixture
 def tiny_setup(tmp_path, monkeypatch, make_random_hand_data):
     from eanet.config import load_config
@@ -39,17 +46,14 @@ def tiny_setup(tmp_path, monkeypatch, make_random_hand_data):
     root = tmp_path / "ih26m"
     _write_release()(root, "test", seed=1, captures=(3,), cameras_per_capture=2)
     hand_data = (make_random_hand_data("right", seed=3), make_random_hand_data("left", seed=3))
-    tiny = dict(backbone="resnet18", backbone_weights=None, input_size=(64, 64), width=32, num_heads=2, sa_depth=1,
-                ca_depth=1, sjt_depth=1, sjt_num_heads=2, heatmap_depth=4)  # fmt: skip
-    model_cfg = ModelConfig(**tiny)
+    model_cfg = ModelConfig(**TINY_MODEL)
     torch.manual_seed(0)
     model = build_model(model_cfg, hand_models=tuple(HandModelLayer(d) for d in hand_data)).eval()
     checkpoint = tmp_path / "tiny.safetensors"
     checkpoint.write_bytes(b"stand-in checkpoint bytes")  # hashed and recorded; the model comes from the patch
 
     def fake_load(path, cfg, device):
-        return model, load_config(None, [f"model.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in tiny.items()
-                                         if v is not None])  # fmt: skip
+        return model, load_config(None, TINY_MODEL_OVERRIDES)
 
     monkeypatch.setattr(runner, "_load_model_for_eval", fake_load)
     monkeypatch.setattr(runner, "load_gt_hand_model_data", lambda hand_model_cfg: hand_data)
@@ -98,7 +102,7 @@ def test_training_hook_returns_scalars_and_writes_epoch_json(tiny_setup, tmp_pat
     from eanet.eval.runner import make_train_evaluate_fn
 
     root, _, model, hand_data = tiny_setup
-    cfg = load_config(None, [f"data.root={root}", "data.input_size=[64, 64]", "data.num_workers=0",
+    cfg = load_config(None, [f"data.root={root}", *TINY_MODEL_OVERRIDES, "data.num_workers=0",
                              "eval.protocol=intaghand", "eval.crops=gt", "eval.batch_size=4",
                              f"output_dir={tmp_path / 'run'}"])  # fmt: skip
     evaluate = make_train_evaluate_fn(cfg, torch.device("cpu"), gt_hand_model_data=hand_data)

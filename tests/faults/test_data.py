@@ -21,8 +21,6 @@ from eanet.cli import main
 # small-synthetic shrunk to seconds per run (the evaluations are off: they are not what these tests are about)
 FAST = [
     "model.input_size=[64,64]",
-    "data.input_size=[64,64]",
-    "data.heatmap_shape=[8,2,2]",
     "data.num_workers=0",
     "train.batch_size=4",
     "train.progress_bar=false",
@@ -93,7 +91,8 @@ def test_missing_images_with_warn_open_the_training_set_and_say_so(release, capl
     missing, _ = _damage_training_images(release)
     cfg = load_config("small-synthetic", [f"data.root={release}", "data.missing_images=warn"])
     with caplog.at_level("WARNING", logger="eanet.data"):
-        dataset = build_dataset(cfg.data, "train", cfg.hand_model)
+        dataset = build_dataset(cfg.data, "train", cfg.hand_model, input_size=cfg.model.input_size,
+                                heatmap_shape=cfg.model.heatmap_shape)  # fmt: skip
     assert len(dataset) == 8  # the samples stay; each bad one is replaced by a readable one when read
     assert "3 of 8 image files cannot be used" in caplog.text
     assert "Training on (data.missing_images=warn)" in caplog.text

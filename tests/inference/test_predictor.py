@@ -169,6 +169,22 @@ def test_huge_images_are_refused_before_decoding(hand_layers, fake_network, imag
         small_limit.predict(np.zeros((100, 100, 3), np.uint8), cropped=True)
 
 
+def test_a_model_that_reports_no_heatmap_grid_is_a_clear_error(hand_layers, fake_network):
+    from eanet.errors import InvalidInputError
+    from eanet.inference.predictor import Predictor
+
+    class NoGrid:  # a callable model with an input size but no feature_grid
+        input_size = (64, 64)
+
+        def __call__(self, img):
+            return fake_network(img)
+
+    with pytest.raises(InvalidInputError, match=r"pass feature_grid=\(h, w\)"):
+        Predictor(NoGrid(), hand_layers, device="cpu")
+    predictor = Predictor(NoGrid(), hand_layers, device="cpu", feature_grid=(2, 2))
+    assert predictor.stride == (32.0, 32.0)  # crop px per heatmap px, from the grid it was given
+
+
 def test_checkpoint_round_trip_and_hand_model_mismatch(tiny_checkpoint, image_dir, tmp_path, hand_layers):
     from inference_helpers import tiny_model_config
 

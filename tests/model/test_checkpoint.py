@@ -83,3 +83,23 @@ def test_to_official_refuses_other_architectures(saved, tmp_path):
 
     _, _, path = saved
     assert main(["convert-official", str(path), "--out", str(tmp_path / "x.pth.tar"), "--to-official"]) == 2
+
+
+def test_checkpoints_recording_the_removed_data_sizes_still_load(saved, tmp_path, hand_layers):
+    import json
+
+    _, cfg, path = saved
+    state, _, metadata = read_checkpoint(path)
+    recorded = json.loads(metadata["config"])
+    assert cfg.model.input_size == (64, 64) and cfg.model.heatmap_shape == (4, 2, 2)  # the tiny model's
+
+    def write(input_size, heatmap_shape):
+        recorded["data"].update(input_size=input_size, heatmap_shape=heatmap_shape)  # as older versions recorded
+        old = tmp_path / "old.safetensors"
+        save_file(state, str(old), metadata={**metadata, "config": json.dumps(recorded)})
+        return old
+
+    _, loaded_cfg = load_model(write([64, 64], [4, 2, 2]), hand_models=hand_layers)
+    assert loaded_cfg == cfg
+    with pytest.raises(InvalidInputError, match=r"data\.heatmap_shape \[8, 2, 2\] disagrees with the model's \[4, 2, 2\]"):
+        load_model(write([64, 64], [8, 2, 2]), hand_models=hand_layers)

@@ -36,6 +36,8 @@ def test_incompatible_variant_combinations_are_refused():
 def test_feature_grid_follows_the_input_size():
     assert ModelConfig().feature_grid == (8, 8)
     assert ModelConfig(input_size=(384, 320)).feature_grid == (12, 10)
+    assert ModelConfig(input_size=(384, 320), heatmap_depth=16).heatmap_shape == (16, 12, 10)
+    assert ModelConfig(input_size=(128, 96), output_stride=16).heatmap_shape == (8, 8, 6)
 
 
 def test_backbone_loads_a_local_torchvision_state_dict(tmp_path):

@@ -65,7 +65,7 @@ def test_mean_pose_model_predicts_the_mean_for_every_image():
     from eanet.model import build_model
     from eanet.train.baseline import MeanPose, MeanPoseModel
 
-    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
+    cfg = load_config("small-synthetic", ["model.input_size=[64,64]"])
     network = build_model(cfg.model, cfg.hand_model)
     root = axis_angle_to_rotmat(torch.tensor([[0.2, 1.0, -0.4], [0.0, 0.0, 2.0]]))  # (2, 3, 3)
     pose_rotmat = torch.eye(3).repeat(2, 16, 1, 1)
@@ -141,7 +141,7 @@ def test_mean_joints_2d_model_predicts_the_mean_2d_joints_and_keeps_the_3d_mean(
     from eanet.model import build_model
     from eanet.train.baseline import MeanJoints2DModel, MeanPose, MeanPoseModel
 
-    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
+    cfg = load_config("small-synthetic", ["model.input_size=[64,64]"])
     network = build_model(cfg.model, cfg.hand_model)
     mean = MeanPose(torch.eye(3).repeat(2, 16, 1, 1), torch.zeros(2, 10), torch.tensor([0.1, 0.0, 0.0]), (1, 1))
     blind = MeanPoseModel(network, mean).eval()

@@ -8,19 +8,15 @@ import pytest
 import torch
 
 
-def test_input_and_heatmap_sizes_must_agree():
-    from eanet.config import ConfigError, load_config
+def test_shipped_configs_size_crops_and_heatmaps_from_the_model_alone():
+    from eanet.config import load_config
     from eanet.train.build import check_config
 
-    check_config(load_config("small-synthetic"))  # consistent as shipped
-    cfg = load_config("small-synthetic", ["data.input_size=[128,128]"])
-    with pytest.raises(ConfigError) as err:
+    for name, heatmap in (("small-synthetic", (8, 3, 3)), ("synthetic-cpu", (8, 8, 8)), ("eanet", (8, 8, 8))):
+        cfg = load_config(name)
         check_config(cfg)
-    assert "data.input_size" in str(err.value) and "model.input_size" in str(err.value)
-    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.input_size=[64,64]"])
-    with pytest.raises(ConfigError) as err:  # the model's heatmap is now 8 x 2 x 2
-        check_config(cfg)
-    assert "data.heatmap_shape" in str(err.value) and "[8, 2, 2]" in str(err.value)
+        assert cfg.model.heatmap_shape == heatmap  # the sizes these recipes were trained and measured with
+        assert not hasattr(cfg.data, "input_size") and not hasattr(cfg.data, "heatmap_shape")
 
 
 def test_cpu_threads_leave_room_for_the_workers(monkeypatch):
@@ -49,7 +45,7 @@ def test_backbone_init_random_replaces_the_tiny_official_init():
     from eanet.model import build_model
     from eanet.train.loop import _torchvision_random_init
 
-    cfg = load_config("small-synthetic", ["model.input_size=[64,64]", "data.heatmap_shape=[8,2,2]"])
+    cfg = load_config("small-synthetic", ["model.input_size=[64,64]"])
     model = build_model(cfg.model, cfg.hand_model)
     conv = model.backbone.state_dict()["layer1.0.conv1.weight"]
     assert conv.std() < 0.01  # official init: normal(0, 0.001)

@@ -43,7 +43,7 @@ def _errors(model, batch, cfg) -> tuple[float, float]:
     dist_mm = (joints_cam - batch["joints_cam"]).norm(dim=-1) * 1000.0  # (B, 42)
     mpjpe_mm = float((dist_mm * valid_3d).sum() / valid_3d.sum())
     joints_hm = torch.cat([pred.right.joints_hm, pred.left.joints_hm], dim=1)  # (B, 42, 3)
-    scale = heatmap_to_crop_scale(cfg.model.input_size, cfg.data.heatmap_shape)
+    scale = heatmap_to_crop_scale(cfg.model.input_size, cfg.model.heatmap_shape)
     dist_px = joint_errors_2d(joints_hm, batch["joints_hm"], scale)  # (B, 42)
     valid_2d = batch["joints_trunc"]  # joints inside the crop and heatmap depth range, as the 2D loss uses
     return mpjpe_mm, float((dist_px * valid_2d).sum() / valid_2d.sum())
@@ -57,14 +57,14 @@ def test_network_memorises_16_synthetic_images(tmp_path):
     generate_synthetic_dataset(synth, root, progress=False)
     cfg = load_config(
         "synthetic-cpu",
-        [f"data.root={root}", "model.input_size=[64,64]", "data.input_size=[64,64]", "data.heatmap_shape=[8,4,4]",
-         "data.augment=false"],
+        [f"data.root={root}", "model.input_size=[64,64]", "data.augment=false"],
     )  # fmt: skip
     torch.manual_seed(0)
     model = build_model(cfg.model, cfg.hand_model)
-    dataset = build_dataset(cfg.data, "train", cfg.hand_model, seed=0)
+    sizes = dict(input_size=cfg.model.input_size, heatmap_shape=cfg.model.heatmap_shape)  # (64, 64), (8, 4, 4)
+    dataset = build_dataset(cfg.data, "train", cfg.hand_model, **sizes, seed=0)
     assert len(dataset) == 16
-    collate = build_collator((model.hand_models["right"], model.hand_models["left"]), cfg.data)
+    collate = build_collator((model.hand_models["right"], model.hand_models["left"]), cfg.data, **sizes)
     batch = collate([dataset[i] for i in range(len(dataset))])
     weights = dataclasses.asdict(cfg.train.loss_weights)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

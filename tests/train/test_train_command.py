@@ -21,8 +21,6 @@ def synth_root(tmp_path_factory):
 # The small configuration shrunk further so that a step takes well under a second on a CPU.
 FAST = [
     "model.input_size=[64,64]",
-    "data.input_size=[64,64]",
-    "data.heatmap_shape=[8,2,2]",
     "data.num_workers=0",
     "train.batch_size=4",
     "train.progress_bar=false",

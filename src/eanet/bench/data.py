@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from eanet.bench.context import BenchContext
-from eanet.bench.workload import data_config
+from eanet.bench.workload import data_config, model_sizes
 
 __all__ = ["run_data", "PROJECTED_CORES"]
 
@@ -42,11 +42,10 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
 
     opts = ctx.options
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
-    dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model)
+    dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model, **model_sizes(ctx.cfg))
     # CPU copies: what a CPU data-loader worker runs (the benchmark's model may sit on the GPU by now).
     hands = {side: copy.deepcopy(layer).to("cpu") for side, layer in ctx.model.hand_models.items()}
-    builder = ManoTargetBuilder(hands["right"], hands["left"], input_size=dcfg.input_size,
-                                heatmap_shape=dcfg.heatmap_shape, bbox_3d_size=dcfg.bbox_3d_size)  # fmt: skip
+    builder = ManoTargetBuilder(hands["right"], hands["left"], **model_sizes(ctx.cfg), bbox_3d_size=dcfg.bbox_3d_size)
     B = 4 if ctx.quick else 32
     n = 2 * B if ctx.quick else 8 * B
     threads = torch.get_num_threads()
@@ -90,7 +89,7 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
     projected = (PROJECTED_CORES - 1) / per_sample_gpu
     result = {
         "images": f"synthetic JPEG {ctx.synthetic('data').name}",
-        "input_size": list(dcfg.input_size),
+        "input_size": list(ctx.cfg.model.input_size),
         "sample_wall_ms": sample_wall * 1e3,
         "sample_cpu_ms": sample_cpu * 1e3,
         "hand_model_targets_cpu_ms_per_sample": targets_cpu * 1e3,

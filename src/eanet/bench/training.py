@@ -96,15 +96,14 @@ def _pipeline_rate(ctx: BenchContext, step: TrainStep, batch_size: int, workers:
     """Images/s of steps fed by the real data pipeline (workers decode/augment; hand-model targets on the device)."""
     from torch.utils.data import DataLoader, RandomSampler
 
-    from eanet.bench.workload import data_config
+    from eanet.bench.workload import data_config, model_sizes
     from eanet.data import build_dataset
     from eanet.data.collate import Collator, ManoTargetBuilder
 
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
-    dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model)
+    dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model, **model_sizes(ctx.cfg))
     hands = step.net.hand_models
-    builder = ManoTargetBuilder(hands["right"], hands["left"], input_size=dcfg.input_size,
-                                heatmap_shape=dcfg.heatmap_shape, bbox_3d_size=dcfg.bbox_3d_size)  # fmt: skip
+    builder = ManoTargetBuilder(hands["right"], hands["left"], **model_sizes(ctx.cfg), bbox_3d_size=dcfg.bbox_3d_size)
     total = (batches + 3) * batch_size
     loader = DataLoader(
         dataset, batch_size=batch_size, sampler=RandomSampler(dataset, replacement=True, num_samples=total),

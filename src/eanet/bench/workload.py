@@ -29,6 +29,7 @@ __all__ = [
     "load_bench_model",
     "synthetic_root",
     "data_config",
+    "model_sizes",
     "load_batches",
     "agreement_images",
     "train_briefly",
@@ -49,8 +50,6 @@ QUICK_OVERRIDES: tuple[str, ...] = (
     "model.sjt_depth=1",
     "model.sjt_num_heads=2",
     "model.heatmap_depth=4",
-    "data.input_size=[64,64]",
-    "data.heatmap_shape=[4,2,2]",
 )
 
 
@@ -97,14 +96,13 @@ def synthetic_root(work_dir: Path, num_frames: int, cameras: int, size: tuple[in
 
 
 def data_config(cfg: Config, root: Path, num_workers: int = 0) -> Any:
-    """The configuration's ``data`` section pointed at ``root`` (input and heatmap sizes follow the model)."""
-    return dataclasses.replace(
-        cfg.data,
-        root=str(root),
-        input_size=tuple(cfg.model.input_size),
-        heatmap_shape=(cfg.model.heatmap_depth, *cfg.model.feature_grid),
-        num_workers=num_workers,
-    )
+    """The configuration's ``data`` section pointed at ``root`` (crop and heatmap sizes: :func:`model_sizes`)."""
+    return dataclasses.replace(cfg.data, root=str(root), num_workers=num_workers)
+
+
+def model_sizes(cfg: Config) -> dict[str, tuple[int, ...]]:
+    """``input_size`` and ``heatmap_shape`` keyword arguments for the datasets and targets: the model's."""
+    return {"input_size": tuple(cfg.model.input_size), "heatmap_shape": tuple(cfg.model.heatmap_shape)}
 
 
 def _collate(samples: list[dict[str, Any]], builder: nn.Module | None) -> dict[str, Any]:
@@ -121,9 +119,8 @@ def load_batches(
     from eanet.data.collate import ManoTargetBuilder
 
     dcfg = data_config(cfg, root)
-    dataset = build_dataset(dcfg, role, cfg.hand_model)
-    builder = ManoTargetBuilder(*hand_models, input_size=dcfg.input_size, heatmap_shape=dcfg.heatmap_shape,
-                                bbox_3d_size=dcfg.bbox_3d_size)  # fmt: skip
+    dataset = build_dataset(dcfg, role, cfg.hand_model, **model_sizes(cfg))
+    builder = ManoTargetBuilder(*hand_models, **model_sizes(cfg), bbox_3d_size=dcfg.bbox_3d_size)
     g = torch.Generator().manual_seed(0)
     batches = []
     for _ in range(num_batches):
@@ -137,7 +134,7 @@ def agreement_images(cfg: Config, root: Path, count: int) -> Tensor:
     """``(count, 3, H, W)`` test crops of the synthetic set (no augmentation), repeated if the set is smaller."""
     from eanet.data import build_dataset
 
-    dataset = build_dataset(data_config(cfg, root), "test", cfg.hand_model)
+    dataset = build_dataset(data_config(cfg, root), "test", cfg.hand_model, **model_sizes(cfg))
     return torch.stack([torch.as_tensor(dataset[i % len(dataset)]["img"]) for i in range(count)])  # (N, 3, H, W)
 
 

@@ -4,8 +4,9 @@ Public API::
 
     from eanet.data import build_dataset, build_dataloader, DATASETS
 
-    train_set = build_dataset(cfg.data, "train", cfg.hand_model, seed=cfg.seed)
-    loader = build_dataloader(train_set, cfg.train.batch_size, cfg.hand_model, data_cfg=cfg.data, train=True)
+    sizes = dict(input_size=cfg.model.input_size, heatmap_shape=cfg.model.heatmap_shape)  # the model's
+    train_set = build_dataset(cfg.data, "train", cfg.hand_model, **sizes, seed=cfg.seed)
+    loader = build_dataloader(train_set, cfg.train.batch_size, (right_layer, left_layer), data_cfg=cfg.data, **sizes)
     for batch in loader:          # dict[str, Tensor] (see eanet.data.sample) + batch["skipped"]
         ...
 
@@ -69,6 +70,8 @@ def build_dataset(
     role: str,
     hand_model_cfg: HandModelConfig | None = None,
     *,
+    input_size: tuple[int, int],
+    heatmap_shape: tuple[int, int, int],
     hand_model_data: tuple | None = None,
     seed: int = 0,
 ) -> Dataset:
@@ -80,6 +83,8 @@ def build_dataset(
             ``cfg.test_split``/``cfg.test_subset`` without.
         hand_model_cfg: the ``hand_model`` section (InterHand2.6M needs the hand model's root joint); or pass
             ``hand_model_data=(right, left)`` directly.
+        input_size: ``(H, W)`` of the crops: the model's (``ModelConfig.input_size``).
+        heatmap_shape: ``(D, h, w)`` of the ``_hm`` targets: the model's (``ModelConfig.heatmap_shape``).
         seed: base seed of the augmentation draws.
     """
     from eanet.errors import InvalidInputError
@@ -94,7 +99,7 @@ def build_dataset(
             raise InvalidInputError("HIC is a test set only (data.dataset=hic cannot be used for training)")
         return HIC(
             cfg.root,
-            input_size=cfg.input_size,
+            input_size=input_size,
             bbox_source=cfg.hic_bbox,
             joint_bbox_extend=cfg.joint_bbox_extend,
             bbox_extend=cfg.bbox_extend,
@@ -126,8 +131,8 @@ def build_dataset(
         train=train,
         subset=cfg.subset if train else cfg.test_subset,
         fps=cfg.fps,
-        input_size=cfg.input_size,
-        heatmap_shape=cfg.heatmap_shape,
+        input_size=input_size,
+        heatmap_shape=heatmap_shape,
         bbox_3d_size=cfg.bbox_3d_size,
         augment=augment,
         bbox_source="gt" if train else cfg.bbox_source,
@@ -173,18 +178,25 @@ def build_collator(
     hand_models: tuple | None, data_cfg: DataConfig | None = None, *, input_size=None, heatmap_shape=None,
     bbox_3d_size=None,
 ):  # fmt: skip
-    """A :class:`Collator` whose builder runs ``hand_models = (right_layer, left_layer)`` (None: no builder)."""
+    """A :class:`Collator` whose builder runs ``hand_models = (right_layer, left_layer)`` (None: no builder).
+
+    With hand models, ``input_size`` and ``heatmap_shape`` (the model's: ``ModelConfig.input_size`` and
+    ``ModelConfig.heatmap_shape``) are required; ``bbox_3d_size`` defaults to ``data_cfg``'s.
+    """
     from eanet.data.collate import Collator, ManoTargetBuilder
 
     if hand_models is None:
         return Collator()
-    kwargs = {}
+    if input_size is None or heatmap_shape is None:
+        raise TypeError(
+            "build_collator with hand models needs input_size and heatmap_shape: pass the model's "
+            "(ModelConfig.input_size and ModelConfig.heatmap_shape)"
+        )
+    kwargs = dict(input_size=input_size, heatmap_shape=heatmap_shape)
     if data_cfg is not None:
-        kwargs = dict(input_size=data_cfg.input_size, heatmap_shape=data_cfg.heatmap_shape,
-                      bbox_3d_size=data_cfg.bbox_3d_size)  # fmt: skip
-    for key, value in (("input_size", input_size), ("heatmap_shape", heatmap_shape), ("bbox_3d_size", bbox_3d_size)):
-        if value is not None:
-            kwargs[key] = value
+        kwargs["bbox_3d_size"] = data_cfg.bbox_3d_size
+    if bbox_3d_size is not None:
+        kwargs["bbox_3d_size"] = bbox_3d_size
     return Collator(ManoTargetBuilder(hand_models[0], hand_models[1], **kwargs))
 
 
@@ -204,6 +216,8 @@ def build_dataloader(
     hand_models: tuple | None = None,
     *,
     data_cfg: DataConfig | None = None,
+    input_size: tuple[int, int] | None = None,
+    heatmap_shape: tuple[int, int, int] | None = None,
     train: bool = True,
     num_workers: int | None = None,
     sampler=None,
@@ -217,7 +231,9 @@ def build_dataloader(
         dataset: from :func:`build_dataset`.
         hand_models: ``(right, left)`` :class:`~eanet.hand_model.HandModelLayer` on the CPU, for the batched
             hand-model targets; None for datasets without parameters (HIC).
-        data_cfg: supplies ``input_size``/``heatmap_shape``/``bbox_3d_size`` and ``num_workers``.
+        data_cfg: supplies ``bbox_3d_size`` and ``num_workers``.
+        input_size, heatmap_shape: the model's crop size and heatmap shape, for the hand-model targets (needed with
+            ``hand_models`` and ``hand_model_targets="worker"``).
         train: shuffle and drop the last partial batch (official), else keep order.
         sampler: e.g. a ``DistributedSampler`` (then no shuffling here).
         hand_model_targets: ``worker`` (build them in the collate function) or ``device`` (leave them to the caller,
@@ -225,7 +241,10 @@ def build_dataloader(
     """
     from torch.utils.data import DataLoader
 
-    collator = build_collator(hand_models if hand_model_targets == "worker" else None, data_cfg)
+    collator = build_collator(
+        hand_models if hand_model_targets == "worker" else None, data_cfg, input_size=input_size,
+        heatmap_shape=heatmap_shape,
+    )  # fmt: skip
     workers = num_workers if num_workers is not None else (data_cfg.num_workers if data_cfg else 0)
     return DataLoader(
         dataset,

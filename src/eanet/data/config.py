@@ -1,4 +1,8 @@
-"""Configuration of datasets and the training/testing data pipeline (defaults: the official code's, spec §4.1)."""
+"""Configuration of datasets and the training/testing data pipeline (defaults: the official code's, spec §4.1).
+
+The crop size and the heatmap shape of the ``_hm`` targets are the model's (``ModelConfig.input_size`` and
+``ModelConfig.heatmap_shape``): the builders pass them to the datasets, so they are not repeated here.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +36,6 @@ class DataConfig:
     #: Reproduce the official two-hand crop bug (spec §4.1, line 141: union width measured from the right box).
     #: It changes what a model sees in training: on to retrain exactly like the released model, off to fix it.
     official_union_bbox_bug: bool = False
-    #: Crop size (height, width) fed to the network; keep equal to ``model.input_size``.
-    input_size: tuple[int, int] = (256, 256)
-    #: 2.5D heatmap (depth, height, width) the ``_hm`` targets are expressed in; keep equal to the model's.
-    heatmap_shape: tuple[int, int, int] = (8, 8, 8)
     #: Depth range of the heatmap around the wrist, metres (±0.15 m).
     bbox_3d_size: float = 0.3
     #: Per-hand joint box growth, then square box growth (official ``get_bbox`` / ``process_bbox``).

@@ -319,20 +319,25 @@ def _build_eval_run(
     model: nn.Module,
     device: torch.device,
     *,
+    model_cfg: Any,
     max_samples: int | None,
     pin_memory: bool = False,
 ) -> tuple[Any, Any, Any]:
     """The test loader, the ground-truth target builder (None but for InterHand2.6M) and the evaluator of one run.
 
     Shared by :func:`run_eval` and the training hook so that both score exactly the same way. Under DDP the loader
-    gives each process its share (no shuffling); the evaluator gathers and de-duplicates.
+    gives each process its share (no shuffling); the evaluator gathers and de-duplicates. ``model_cfg`` is the
+    :class:`~eanet.model.config.ModelConfig` the model was built with: the crops and the ground truth's heatmap
+    joints take its input size and heatmap shape.
     """
     from eanet.data import build_dataloader, build_dataset
     from eanet.data.collate import ManoTargetBuilder
     from eanet.hand_model.layer import HandModelLayer
     from eanet.train import distributed as dist_utils
 
-    dataset = build_dataset(ev_data.data, "test", hand_model_data=gt_data)
+    input_size, heatmap_shape = tuple(model_cfg.input_size), tuple(model_cfg.heatmap_shape)
+    dataset = build_dataset(ev_data.data, "test", input_size=input_size, heatmap_shape=heatmap_shape,
+                            hand_model_data=gt_data)  # fmt: skip
     _check_dataset_vertices(dataset, gt_data)
     sequence_names = list(getattr(dataset, "seq_names", None) or []) or None
     if max_samples is not None and max_samples < len(dataset):
@@ -357,8 +362,8 @@ def _build_eval_run(
         gt_layers = [HandModelLayer(d, flat_hand_mean=False) for d in gt_data]  # NeuralAnnot: relative to the mean
         builder = ManoTargetBuilder(
             *gt_layers,
-            input_size=ev_data.data.input_size,
-            heatmap_shape=ev_data.data.heatmap_shape,
+            input_size=input_size,
+            heatmap_shape=heatmap_shape,
             bbox_3d_size=ev_data.data.bbox_3d_size,
         ).to(device)
     hand_models = getattr(model, "hand_models", None)
@@ -372,8 +377,8 @@ def _build_eval_run(
         sequence_names=sequence_names,
         precision=cfg.eval.precision,
         gt_hand_model=gt_kind,
-        input_size=tuple(ev_data.data.input_size),
-        heatmap_shape=tuple(ev_data.data.heatmap_shape),
+        input_size=input_size,
+        heatmap_shape=heatmap_shape,
     )
     return loader, builder, evaluator
 
@@ -420,24 +425,12 @@ def _run_eval(
 
     protocol = get_protocol(cfg.eval.protocol)
     model, model_cfg = _load_model_for_eval(checkpoint, cfg, device)
-    input_size = tuple(model_cfg.model.input_size)
-    if tuple(cfg.data.input_size) != input_size:
-        # The crops must be the size the network was trained on; the checkpoint knows it.
-        logger.info("test crops %s (the checkpoint's input size) instead of data.input_size %s", input_size,
-                    tuple(cfg.data.input_size))  # fmt: skip
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, input_size=input_size))
-    heatmap_shape = (model_cfg.model.heatmap_depth, *model_cfg.model.feature_grid)
-    if tuple(cfg.data.heatmap_shape) != heatmap_shape:
-        # Ground-truth joints_hm must be on the network's heatmap grid for the 2D joint error (and its targets).
-        logger.info("heatmap %s (the checkpoint's) instead of data.heatmap_shape %s", heatmap_shape,
-                    tuple(cfg.data.heatmap_shape))  # fmt: skip
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, heatmap_shape=heatmap_shape))
     ev_data = resolve_eval_data(cfg)
     gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data, model_kind=model_cfg.hand_model.kind)
 
     loader, builder, evaluator = _build_eval_run(
-        cfg, ev_data, protocol, gt_kind, gt_data, model, device, max_samples=cfg.eval.max_samples,
-        pin_memory=device.type == "cuda",
+        cfg, ev_data, protocol, gt_kind, gt_data, model, device, model_cfg=model_cfg.model,
+        max_samples=cfg.eval.max_samples, pin_memory=device.type == "cuda",
     )  # fmt: skip
     logger.info("%s", protocol.signature())
     logger.info(
@@ -509,7 +502,8 @@ def make_train_evaluate_fn(
         else:
             gt_kind, gt_data = resolve_gt_hand_model(cfg, ev_data)
         state["loader"], state["builder"], state["evaluator"] = _build_eval_run(
-            cfg, ev_data, cfg.eval.protocol, gt_kind, gt_data, model, device, max_samples=cfg.train.eval_max_samples
+            cfg, ev_data, cfg.eval.protocol, gt_kind, gt_data, model, device, model_cfg=cfg.model,
+            max_samples=cfg.train.eval_max_samples,
         )
 
     def evaluate(model: nn.Module, epoch: int) -> dict[str, float]:

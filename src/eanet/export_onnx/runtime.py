@@ -103,7 +103,7 @@ class OnnxModel:
     """
 
     def __init__(self, path: str | Path, *, providers: Sequence[str] | None = None, num_threads: int | None = None):
-        from eanet.config import config_from_dict
+        from eanet.config import config_from_recorded_dict
 
         self.path = Path(path)
         self.session = _session(self.path, providers, num_threads)
@@ -116,7 +116,8 @@ class OnnxModel:
                 f"{self.path}: graph inputs {inputs} / outputs {outputs} are not those of format version "
                 f"{FORMAT_VERSION}; the file was edited or is damaged"
             )
-        self.config: Config = config_from_dict(json.loads(self.metadata["config"]))
+        # Older exports may record data.input_size/heatmap_shape (now the model's alone).
+        self.config: Config = config_from_recorded_dict(json.loads(self.metadata["config"]))
         self.input_size: tuple[int, int] = tuple(int(s) for s in self.config.model.input_size)  # type: ignore[assignment]
         self.feature_grid: tuple[int, int] = self.config.model.feature_grid
         self.hand_model_kind = self.metadata.get("hand_model_kind", "")

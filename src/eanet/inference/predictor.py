@@ -102,7 +102,9 @@ class Predictor:
         config: inference settings (batching, crops, detector, camera, limits).
         device: where the model runs (chosen once; inputs are moved there).
         input_size: ``(H, W)`` of the network input (default: ``model.input_size``).
-        feature_grid: ``(h, w)`` of the heatmap (default: ``model.feature_grid`` or ``input_size / 32``).
+        feature_grid: ``(h, w)`` of the heatmap (default: ``model.feature_grid``, the grid the model reports; an
+            :class:`~eanet.model.eanet.EANet` derives it from its backbone's stride, an ONNX export from its recorded
+            configuration).
         detector: a :class:`~eanet.inference.detect.HandDetector` for images without a box (default: MediaPipe,
             created on first use from ``config``).
         model_info: recorded in every result (checkpoint path, source).
@@ -135,7 +137,11 @@ class Predictor:
             raise InvalidInputError("pass input_size=(H, W): the model does not say which input size it expects")
         self.input_size = (int(size[0]), int(size[1]))
         grid = feature_grid if feature_grid is not None else getattr(model, "feature_grid", None)
-        grid = grid if grid is not None else (self.input_size[0] // 32, self.input_size[1] // 32)
+        if grid is None:
+            raise InvalidInputError(
+                "pass feature_grid=(h, w): the model does not say which heatmap grid it predicts on (it has no "
+                "feature_grid attribute), and the heatmap joints cannot be placed in the crop without it"
+            )
         self.feature_grid = (int(grid[0]), int(grid[1]))
         #: crop pixels per heatmap pixel, (x, y)
         self.stride = (self.input_size[1] / self.feature_grid[1], self.input_size[0] / self.feature_grid[0])

@@ -197,7 +197,8 @@ def _synthetic_items(cfg, data_dir: Path, count: int) -> list:
     from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
     from eanet.inference.inputs import InputItem
 
-    dataset = build_dataset(cfg.data, "test", hand_model_data=synthetic_gt_hand_model_data(data_dir))
+    dataset = build_dataset(cfg.data, "test", input_size=cfg.model.input_size, heatmap_shape=cfg.model.heatmap_shape,
+                            hand_model_data=synthetic_gt_hand_model_data(data_dir))  # fmt: skip
     n = len(dataset)
     if n == 0 or count <= 0:
         return []

@@ -208,7 +208,7 @@ def read_training_data(path: str | Path) -> TrainingData | None:
 
 def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
     """The resolved configuration a checkpoint records, or an error naming the file and what is wrong with it."""
-    from eanet.config import ConfigError, config_from_dict
+    from eanet.config import ConfigError, config_from_recorded_dict
 
     remedy = "the file was damaged or edited; download or copy it again from where it came from"
     text = metadata.get("config")
@@ -223,7 +223,7 @@ def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
             f"{path}: the recorded configuration is a JSON {type(data).__name__}, not a mapping: {remedy}"
         )
     try:
-        return config_from_dict(data)
+        return config_from_recorded_dict(data)  # older checkpoints may record data.input_size/heatmap_shape
     except ConfigError as err:
         raise InvalidInputError(f"{path}: the recorded configuration is not valid ({err}): {remedy}") from None
 

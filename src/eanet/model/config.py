@@ -36,7 +36,8 @@ class ModelConfig:
     backbone: BackboneName = "resnet50"
     #: ``None``: random init (tests); ``imagenet``: torchvision's ImageNet weights API; or a path to a state dict.
     backbone_weights: str | None = None
-    #: Input image size (height, width); the token and heatmap grids follow from it (``input_size / output_stride``).
+    #: Input image size (height, width), also the size of the data's crops; the token and heatmap grids follow from
+    #: it (``input_size / output_stride``).
     input_size: tuple[int, int] = (256, 256)
     #: Stride of the trunk's C5 features: 32 (official) or 16 (the last stage dilated instead of strided, as
     #: DeepLab): four times the tokens and heatmap cells for the same input, so small CPU recipes get a heatmap grid
@@ -118,3 +119,9 @@ class ModelConfig:
     def feature_grid(self) -> tuple[int, int]:
         """``(h, w)`` of the C5 feature map, the token grid and the heatmap."""
         return self.input_size[0] // self.output_stride, self.input_size[1] // self.output_stride
+
+    @property
+    def heatmap_shape(self) -> tuple[int, int, int]:
+        """``(D, h, w)`` of the 2.5D heatmap: ``heatmap_depth`` bins over the feature grid. The one place the shape
+        of the heatmap (and of the datasets' ``_hm`` targets) is derived."""
+        return (self.heatmap_depth, *self.feature_grid)

@@ -33,17 +33,6 @@ logger = logging.getLogger(__name__)
 
 def check_config(cfg: Config) -> None:
     """Reject section combinations that cannot train together, naming the keys to change."""
-    if tuple(cfg.data.input_size) != tuple(cfg.model.input_size):
-        raise ConfigError(
-            f"data.input_size {list(cfg.data.input_size)} differs from model.input_size {list(cfg.model.input_size)}; "
-            "set both to the same size"
-        )
-    expected = (cfg.model.heatmap_depth, *cfg.model.feature_grid)
-    if tuple(cfg.data.heatmap_shape) != expected:
-        raise ConfigError(
-            f"data.heatmap_shape {list(cfg.data.heatmap_shape)} does not match the model's heatmap {list(expected)} "
-            "(model.heatmap_depth, model.input_size / model.output_stride); set data.heatmap_shape to it"
-        )
     milestones = cfg.train.lr_milestones
     if milestones and milestones[-1] >= cfg.train.epochs:
         logger.warning("train.lr_milestones %s include epochs past train.epochs=%d", list(milestones), cfg.train.epochs)
@@ -124,19 +113,19 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     seed_everything(cfg.seed)  # same initial weights on every process
     model = build_model(cfg.model, cfg.hand_model)
     right, left = model.hand_models["right"], model.hand_models["left"]
-    dataset = build_dataset(cfg.data, "train", cfg.hand_model, seed=cfg.seed)
+    # The crops and the heatmap targets are the model's sizes.
+    sizes = dict(input_size=cfg.model.input_size, heatmap_shape=cfg.model.heatmap_shape)
+    dataset = build_dataset(cfg.data, "train", cfg.hand_model, **sizes, seed=cfg.seed)
     check_hand_models_for_training(cfg)  # the data exists now; before the first step
-    target_kwargs = dict(
-        input_size=cfg.data.input_size, heatmap_shape=cfg.data.heatmap_shape, bbox_3d_size=cfg.data.bbox_3d_size
-    )
     if device.type == "cuda":
         # The batched hand-model pass runs on the GPU; the workers only decode and warp images.
         collate = build_collator(None)
-        builder = ManoTargetBuilder(right, left, **target_kwargs)  # shares the model's (buffer-only) hand layers
+        # shares the model's (buffer-only) hand layers
+        builder = ManoTargetBuilder(right, left, **sizes, bbox_3d_size=cfg.data.bbox_3d_size)
         batch_transform: Any = builder
     else:
         # On the CPU the workers are the parallelism: they run the hand-model pass too.
-        collate = build_collator((right, left), cfg.data)
+        collate = build_collator((right, left), cfg.data, **sizes)
         batch_transform = None
     evaluate = None
     if cfg.train.eval_every_epochs > 0 or cfg.train.eval_before_training:
@@ -168,7 +157,8 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     from eanet.train.seeding import get_rng_state, set_rng_state
 
     plain = dataclasses.replace(cfg.data, augment=False)
-    dataset = build_dataset(plain, "train", cfg.hand_model, seed=cfg.seed)
+    dataset = build_dataset(plain, "train", cfg.hand_model, input_size=cfg.model.input_size,
+                            heatmap_shape=cfg.model.heatmap_shape, seed=cfg.seed)  # fmt: skip
     # Each sample decodes and crops an image: read the evenly spaced subset once and keep only the targets that the
     # two means below use (a few hundred bytes a sample).
     n = len(dataset)
