@@ -188,16 +188,6 @@ def build_collator(
     return Collator(ManoTargetBuilder(hand_models[0], hand_models[1], **kwargs))
 
 
-def _worker_init(worker_id: int) -> None:
-    import torch
-
-    # One intra-op thread per worker: the workers are the parallelism, and oversubscription slows everything down.
-    torch.set_num_threads(1)
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def build_dataloader(
     dataset: Dataset,
     batch_size: int,
@@ -225,6 +215,8 @@ def build_dataloader(
     """
     from torch.utils.data import DataLoader
 
+    from eanet.data.workers import init_loader_worker
+
     collator = build_collator(hand_models if hand_model_targets == "worker" else None, data_cfg)
     workers = num_workers if num_workers is not None else (data_cfg.num_workers if data_cfg else 0)
     return DataLoader(
@@ -236,6 +228,6 @@ def build_dataloader(
         collate_fn=collator,
         drop_last=train if drop_last is None else drop_last,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=init_loader_worker if workers > 0 else None,
         persistent_workers=False,
     )
