@@ -54,16 +54,6 @@ _LAZY = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def _hand_model_data(hand_model_cfg: HandModelConfig):
-    from eanet.hand_model import load_hand_model_data
-
-    if hand_model_cfg.kind == "mano":
-        from eanet.hand_model.mano import load_mano_pair
-
-        return load_mano_pair(hand_model_cfg.mano_dir, cache=hand_model_cfg.mano_cache)
-    return load_hand_model_data(hand_model_cfg.kind, "right"), load_hand_model_data(hand_model_cfg.kind, "left")
-
-
 def build_dataset(
     cfg: DataConfig,
     role: str,
@@ -107,7 +97,9 @@ def build_dataset(
     if hand_model_data is None:
         if hand_model_cfg is None:
             raise InvalidInputError("InterHand2.6M needs the hand model (pass hand_model_cfg or hand_model_data)")
-        hand_model_data = _hand_model_data(hand_model_cfg)
+        from eanet.hand_model import load_hand_model_pair
+
+        hand_model_data = load_hand_model_pair(hand_model_cfg)
     augment = (
         AugmentConfig(
             scale_factor=cfg.aug_scale_factor,
