@@ -135,6 +135,18 @@ def image_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def box_argument(text: str) -> tuple[float, float, float, float]:
+    """argparse ``type`` of a ``--bbox X,Y,W,H`` option (:func:`eanet.inference.inputs.parse_box`)."""
+    # Imported on use: the CLI starts without numpy for commands that take no box.
+    from eanet.errors import InvalidInputError
+    from eanet.inference.inputs import parse_box
+
+    try:
+        return parse_box(text)
+    except InvalidInputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def config_from_args(args: argparse.Namespace):
     """Load the configuration named by ``--config`` with the command's overrides applied."""
     from eanet.config import load_config

@@ -5,18 +5,29 @@ so a write that fails half-way (disk full, a kill, an exception in the writer) l
 file or the new complete file, never a truncated one, and no temporary file behind. Training checkpoints, prediction
 outputs (JSON, meshes, renders) and the web demo's downloads all go through :func:`atomic_write`.
 
-Only the standard library is imported here, so every package can use it without importing torch.
+:func:`file_sha256` fingerprints files (hand models, checkpoints, data). Only the standard library is imported here,
+so every package can use it without importing torch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "fsync_dir", "is_disk_full"]
+__all__ = ["atomic_write", "atomic_write_bytes", "fsync_dir", "is_disk_full", "file_sha256"]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (hand-model files, checkpoints and data files alike)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_dir(directory: str | Path) -> None:

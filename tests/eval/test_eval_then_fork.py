@@ -52,7 +52,7 @@ class _CountingEvaluator:
 
 
 def _child() -> None:
-    cv2.setNumThreads(1)  # what eanet.train.loop._worker_init does in each forked worker
+    cv2.setNumThreads(1)  # what eanet.data.workers.init_loader_worker does in each forked worker
     cv2.warpAffine(np.zeros((512, 512, 3), np.uint8), np.float32([[1, 0, 1], [0, 1, 0]]), (256, 256))
 
 

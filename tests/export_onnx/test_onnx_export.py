@@ -56,7 +56,7 @@ def test_one_self_contained_file_with_dynamic_batch(exported):
 def test_metadata_records_config_hand_model_and_checkpoint(exported):
     from eanet.config import config_from_dict
     from eanet.export_onnx import read_onnx_metadata
-    from eanet.export_onnx.export import file_sha256
+    from eanet.fileio import file_sha256
     from eanet.model.checkpoint import hand_model_fingerprint
 
     meta = read_onnx_metadata(exported.onnx)

@@ -124,7 +124,7 @@ def _copy_pair(mano_dir: Path, target: Path, right_from: str, left_from: str, su
 
 @pytest.mark.mano_assets
 def test_real_files_are_the_known_release_and_their_sides_are_measured(mano_dir, cache_dir, capsys):
-    from eanet.hand_model.mano import file_sha256
+    from eanet.fileio import file_sha256
 
     assert file_sha256(mano_dir / "MANO_RIGHT.pkl") == MANO_V1_2_SHA256["right"]
     assert file_sha256(mano_dir / "MANO_LEFT.pkl") == MANO_V1_2_SHA256["left"]

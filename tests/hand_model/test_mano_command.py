@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from eanet.cli import main
-from eanet.hand_model.mano import file_sha256, mano_cache_dir
+from eanet.fileio import file_sha256
+from eanet.hand_model.mano import mano_cache_dir
 
 
 def test_check_reports_checksums_fix_and_writes_cache(mano_like_dir, capsys):

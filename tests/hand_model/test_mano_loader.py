@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from eanet.errors import InvalidInputError, MissingFileError
+from eanet.fileio import file_sha256
 from eanet.hand_model.mano import (
     default_cache_dir,
-    file_sha256,
     find_mano_files,
     left_shapedirs_fix_needed,
     load_mano_data,

@@ -43,16 +43,16 @@ def test_cpu_threads_must_be_positive():
 def test_backbone_init_random_replaces_the_tiny_official_init():
     from eanet.config import load_config
     from eanet.model import build_model
-    from eanet.train.loop import _torchvision_random_init
+    from eanet.model.backbone import torchvision_random_init
 
     cfg = load_config("small-synthetic", ["model.input_size=[64,64]"])
     model = build_model(cfg.model, cfg.hand_model)
     conv = model.backbone.state_dict()["layer1.0.conv1.weight"]
     assert conv.std() < 0.01  # official init: normal(0, 0.001)
     torch.manual_seed(0)
-    _torchvision_random_init(model.backbone)
+    torchvision_random_init(model.backbone)
     first = model.backbone.state_dict()["layer1.0.conv1.weight"].clone()
     assert 0.02 < first.std() < 0.2  # Kaiming normal (fan-out) for a 3x3x64 convolution: ~0.06
     torch.manual_seed(0)
-    _torchvision_random_init(model.backbone)
+    torchvision_random_init(model.backbone)
     assert torch.equal(model.backbone.state_dict()["layer1.0.conv1.weight"], first)  # follows the seed

@@ -81,12 +81,13 @@ def test_decompression_bomb_is_refused_before_decoding():
 
 
 def test_parse_box():
-    from eanet.web.app import parse_box
+    from eanet.errors import InvalidInputError
+    from eanet.inference.inputs import parse_box
 
     assert parse_box("120, 80, 300, 260") == (120.0, 80.0, 300.0, 260.0)
     assert parse_box(" (1.5 2 3e2 4) ") == (1.5, 2.0, 300.0, 4.0)
     for bad in ("", "1, 2, 3", "1, 2, 3, 4, 5", "1, 2, -3, 4", "x=1, y=2, w=3, h=4", "1, 2, 0, 4"):
-        with pytest.raises(UploadError):
+        with pytest.raises(InvalidInputError, match="box"):
             parse_box(bad)
 
 

@@ -163,7 +163,10 @@ class BenchContext:
         if device.type == "cuda":
             # Fixed input shapes: let cuDNN time its convolution algorithms once (as `eanet train` does on GPUs).
             torch.backends.cudnn.benchmark = True
-        _single_threaded_opencv()
+        # OpenCV's worker-thread pool does not survive fork: one thread before any loader forks workers.
+        from eanet.data.workers import single_threaded_opencv
+
+        single_threaded_opencv()
         if options.quick:
             torch.set_num_threads(1)  # tiny tensors: extra threads only add synchronisation (and contention)
         tmp = None
@@ -194,16 +197,3 @@ class BenchContext:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-
-def _single_threaded_opencv() -> None:
-    """Run OpenCV single-threaded in the benchmark process, as the data-loader workers do.
-
-    OpenCV's worker-thread pool does not survive ``fork``: a data-loader worker forked after the parent used it hangs
-    in ``cv2.setNumThreads`` (seen here, the worker waiting on a futex forever). With one thread there is no pool.
-    """
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - OpenCV is a dependency of the data pipeline
-        return
-    cv2.setNumThreads(1)

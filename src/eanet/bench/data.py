@@ -36,9 +36,10 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
     import cv2
     from torch.utils.data import DataLoader, RandomSampler
 
-    from eanet.bench.training import _default_workers, _worker_init
+    from eanet.bench.training import _default_workers
     from eanet.data import build_dataset
     from eanet.data.collate import Collator, ManoTargetBuilder
+    from eanet.data.workers import init_loader_worker
 
     opts = ctx.options
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
@@ -50,7 +51,7 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
     n = 2 * B if ctx.quick else 8 * B
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)  # stays 1: forked loader workers must not inherit an OpenCV thread pool (see context.py)
+    cv2.setNumThreads(1)  # stays 1: no OpenCV pool for forked loader workers to inherit (eanet.data.workers)
     try:
         g = torch.Generator().manual_seed(0)
         order = torch.randint(len(dataset), (n,), generator=g).tolist()
@@ -75,7 +76,7 @@ def run_data(ctx: BenchContext) -> dict[str, Any]:
     loader = DataLoader(
         dataset, batch_size=B, sampler=RandomSampler(dataset, replacement=True, num_samples=(batches + 2) * B),
         num_workers=workers, collate_fn=Collator(None), drop_last=True,
-        worker_init_fn=_worker_init if workers > 0 else None, persistent_workers=False,
+        worker_init_fn=init_loader_worker if workers > 0 else None, persistent_workers=False,
     )  # fmt: skip
     it = iter(loader)
     next(it)

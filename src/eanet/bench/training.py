@@ -99,6 +99,7 @@ def _pipeline_rate(ctx: BenchContext, step: TrainStep, batch_size: int, workers:
     from eanet.bench.workload import data_config, model_sizes
     from eanet.data import build_dataset
     from eanet.data.collate import Collator, ManoTargetBuilder
+    from eanet.data.workers import init_loader_worker
 
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
     dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model, **model_sizes(ctx.cfg))
@@ -108,7 +109,7 @@ def _pipeline_rate(ctx: BenchContext, step: TrainStep, batch_size: int, workers:
     loader = DataLoader(
         dataset, batch_size=batch_size, sampler=RandomSampler(dataset, replacement=True, num_samples=total),
         num_workers=workers, collate_fn=Collator(None), pin_memory=ctx.cuda, drop_last=True,
-        worker_init_fn=_worker_init if workers > 0 else None, persistent_workers=False, prefetch_factor=4 if workers else None,
+        worker_init_fn=init_loader_worker if workers > 0 else None, persistent_workers=False, prefetch_factor=4 if workers else None,
     )  # fmt: skip
     it = iter(loader)
     for _ in range(3):  # warm-up: workers start, first batches
@@ -122,13 +123,6 @@ def _pipeline_rate(ctx: BenchContext, step: TrainStep, batch_size: int, workers:
     synchronize(ctx.device)
     elapsed = time.perf_counter() - t0
     return {"images_per_s": n * batch_size / elapsed, "steps": n, "workers": workers}
-
-
-def _worker_init(worker_id: int) -> None:
-    torch.set_num_threads(1)
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def run_train_step(ctx: BenchContext) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from eanet.cli import DEVICE_HELP, add_renamed_option
+from eanet.cli import DEVICE_HELP, add_renamed_option, box_argument
 
 _EPILOG = """\
 examples:
@@ -19,16 +19,6 @@ per image:  OUT/<name>/panel.png      input crop | t-SNE F_R, F_L | t-SNE SimTok
 always:     OUT/summary.json; exit code 1 when any image failed (the others are still written).
 Details: docs/analysis.md.
 """
-
-
-def _box(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
-        raise argparse.ArgumentTypeError(f"expected X,Y,WIDTH,HEIGHT in pixels (width, height > 0), got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     crop = parser.add_mutually_exclusive_group()
     crop.add_argument("--cropped", action="store_true", help="images are already cropped to the two hands")
-    crop.add_argument("--bbox", type=_box, metavar="X,Y,W,H", help="box around both hands, same for every image")
+    crop.add_argument("--bbox", type=box_argument, metavar="X,Y,W,H", help="box around both hands, same for every image")
     parser.add_argument("--detector-model", metavar="PATH", help="MediaPipe hand_landmarker.task for images without "
                         "--cropped/--bbox (default: the one `eanet detector fetch` cached)")  # fmt: skip
     parser.add_argument("--mano-dir", help="MANO_RIGHT.pkl/MANO_LEFT.pkl folder for MANO checkpoints ($EANET_MANO_DIR)")

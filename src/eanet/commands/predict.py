@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eanet.cli import DEVICE_HELP, add_renamed_option
+from eanet.cli import DEVICE_HELP, add_renamed_option, box_argument
 
 _EPILOG = """\
 examples:
@@ -25,16 +25,6 @@ always:     OUT/summary.json; exit code 1 when any input failed (the others are 
 Frames: JSON and OBJ/PLY in the image's camera frame (OpenCV: x right, y down, z forward, metres; --mesh-axes yup
 flips y and z for viewers); GLB is y-up (glTF). Details: docs/inference.md.
 """
-
-
-def _box(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
-        raise argparse.ArgumentTypeError(f"expected X,Y,WIDTH,HEIGHT in pixels (width, height > 0), got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -69,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     crop = parser.add_mutually_exclusive_group()
     crop.add_argument("--cropped", action="store_true", help="inputs are already cropped to the two hands "
                       "(the whole image is the box, as the official demo)")  # fmt: skip
-    crop.add_argument("--bbox", type=_box, metavar="X,Y,W,H", help="box around both hands, same for every input")
+    crop.add_argument("--bbox", type=box_argument, metavar="X,Y,W,H", help="box around both hands, same for every input")
     parser.add_argument("--detector-model", metavar="PATH",
                         help="MediaPipe hand_landmarker.task (default: the one `eanet detector fetch` cached)")  # fmt: skip
     parser.add_argument("--mano-dir", help="MANO_RIGHT.pkl/MANO_LEFT.pkl folder for MANO checkpoints ($EANET_MANO_DIR)")

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eanet.errors import InvalidInputError
-    from eanet.hand_model import HandModelLayer, load_hand_model_data
+    from eanet.hand_model import HandModelLayer, load_hand_model_pair
+    from eanet.hand_model.config import HandModelConfig
     from eanet.hand_model.poses import NAMED_POSES
     from eanet.render import Renderer
     from eanet.render.hands import DEFAULT_POSES, VIEWS, render_hand_gallery
@@ -85,12 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mano_dir and args.hand_model != "mano":
         raise InvalidInputError("--mano-dir is only used with --hand-model mano")
 
-    if args.hand_model == "mano":
-        from eanet.hand_model.mano import load_mano_pair
-
-        data = load_mano_pair(args.mano_dir, origin="--mano-dir" if args.mano_dir else None)
-    else:
-        data = (load_hand_model_data("open", "right"), load_hand_model_data("open", "left"))
+    hand_model_cfg = HandModelConfig(kind=args.hand_model, mano_dir=args.mano_dir)
+    data = load_hand_model_pair(hand_model_cfg, origin="--mano-dir" if args.mano_dir else None)
     # flat_hand_mean=True: NAMED_POSES are absolute joint rotations (zero = flat hand), for either model.
     right, left = (HandModelLayer(d, flat_hand_mean=True) for d in data)
     if right.is_mano:

@@ -55,16 +55,6 @@ _LAZY = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def _hand_model_data(hand_model_cfg: HandModelConfig):
-    from eanet.hand_model import load_hand_model_data
-
-    if hand_model_cfg.kind == "mano":
-        from eanet.hand_model.mano import load_mano_pair
-
-        return load_mano_pair(hand_model_cfg.mano_dir, cache=hand_model_cfg.mano_cache)
-    return load_hand_model_data(hand_model_cfg.kind, "right"), load_hand_model_data(hand_model_cfg.kind, "left")
-
-
 def build_dataset(
     cfg: DataConfig,
     role: str,
@@ -112,7 +102,9 @@ def build_dataset(
     if hand_model_data is None:
         if hand_model_cfg is None:
             raise InvalidInputError("InterHand2.6M needs the hand model (pass hand_model_cfg or hand_model_data)")
-        hand_model_data = _hand_model_data(hand_model_cfg)
+        from eanet.hand_model import load_hand_model_pair
+
+        hand_model_data = load_hand_model_pair(hand_model_cfg)
     augment = (
         AugmentConfig(
             scale_factor=cfg.aug_scale_factor,
@@ -200,16 +192,6 @@ def build_collator(
     return Collator(ManoTargetBuilder(hand_models[0], hand_models[1], **kwargs))
 
 
-def _worker_init(worker_id: int) -> None:
-    import torch
-
-    # One intra-op thread per worker: the workers are the parallelism, and oversubscription slows everything down.
-    torch.set_num_threads(1)
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def build_dataloader(
     dataset: Dataset,
     batch_size: int,
@@ -241,6 +223,8 @@ def build_dataloader(
     """
     from torch.utils.data import DataLoader
 
+    from eanet.data.workers import init_loader_worker
+
     collator = build_collator(
         hand_models if hand_model_targets == "worker" else None, data_cfg, input_size=input_size,
         heatmap_shape=heatmap_shape,
@@ -255,6 +239,6 @@ def build_dataloader(
         collate_fn=collator,
         drop_last=train if drop_last is None else drop_last,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=init_loader_worker if workers > 0 else None,
         persistent_workers=False,
     )

@@ -163,7 +163,7 @@ def source_fingerprint(path: Path, with_hash: bool = True, full_hash: bool = Fal
         out["sha256_head_tail"] = head_tail.hexdigest()
         out["sha256_sampled"] = sampled.hexdigest()
     if full_hash:
-        from eanet.hand_model.mano import file_sha256
+        from eanet.fileio import file_sha256
 
         out["sha256"] = file_sha256(path)
     return out

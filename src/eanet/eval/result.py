@@ -7,7 +7,6 @@ An empty metric is ``null`` with a ``reason``, never NaN or 0.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -17,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from eanet.eval.protocols import Protocol
+from eanet.fileio import file_sha256
 from eanet.version import __version__
 
 __all__ = [
     "MetricValue",
     "SequenceResult",
     "EvalResult",
-    "file_sha256",
     "write_result_json",
     "METRIC_LABELS",
     "metric_unit",
@@ -193,15 +192,6 @@ class EvalResult:
             "figure9": list(self.figure9),
             "notes": list(self.notes),
         }
-
-
-def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_result_json(

@@ -150,7 +150,7 @@ def _stop_opencv_threads() -> None:
 
     Loading test data in this process (``eval.num_workers=0``) starts OpenCV's pthreads pool. A DataLoader that
     forks its workers afterwards (training after ``train.eval_before_training``) copies the pool's state but not its
-    threads, and a ``cv2.setNumThreads`` call in the child (``eanet.train.loop._worker_init``) then often waits for
+    threads, and a ``cv2.setNumThreads`` call in the child (``eanet.data.workers.init_loader_worker``) then often waits for
     them forever (opencv-python-headless 5.0.0). Setting one thread joins the pool; setting the old count back only
     records it (the pool restarts on the next parallel call), so a fork in between is safe.
     """

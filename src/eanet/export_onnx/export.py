@@ -17,7 +17,6 @@ refuse a different one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -32,6 +31,7 @@ from torch import Tensor, nn
 
 from eanet.errors import InvalidInputError, MissingFileError
 from eanet.export_onnx.names import BATCH_DIM, FORMAT, FORMAT_VERSION, HAND_FIELDS, INPUT_NAME, OUTPUT_NAMES
+from eanet.fileio import file_sha256
 
 if TYPE_CHECKING:
     from eanet.config import Config
@@ -47,7 +47,6 @@ __all__ = [
     "export_checkpoint",
     "compare_with_torch",
     "benchmark_latency",
-    "file_sha256",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,15 +75,6 @@ class OnnxExportWrapper(nn.Module):
         outputs = [getattr(hand, name) for _, hand in pred.hands() for name in HAND_FIELDS]
         outputs.append(pred.rel_trans)
         return tuple(outputs)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _metadata(model: EANet, cfg: Config, checkpoint_sha256: str, checkpoint_name: str, opset: int) -> dict[str, str]:

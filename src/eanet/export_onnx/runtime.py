@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError, UserError
+from eanet.errors import InvalidInputError, MissingFileError, UserError
 from eanet.export_onnx.names import FORMAT, FORMAT_VERSION, HAND_FIELDS, INPUT_NAME, OUTPUT_NAMES, output_name
+from eanet.hand_model.config import resolve_recorded_hand_model
 from eanet.hand_model.skeleton import HANDS
 from eanet.structures import HandPrediction, TwoHandPrediction
 
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["OnnxModel", "read_onnx_metadata", "predictor_from_onnx"]
 
 logger = logging.getLogger(__name__)
-
-#: Settings of the hand model that change what the exported vertices mean (as for checkpoints).
-_HAND_MODEL_FIELDS = ("kind", "flat_hand_mean", "fingertip_vertices")
-
 
 def _import_onnxruntime():
     try:
@@ -147,38 +144,12 @@ class OnnxModel:
 
     def check_hand_models(self, right: torch.nn.Module, left: torch.nn.Module) -> None:
         """Raise :class:`CheckpointMismatchError` unless these layers are the hand model inside the graph."""
-        from eanet.model.checkpoint import hand_model_fingerprint
+        from eanet.model.checkpoint import check_hand_model_fingerprint
 
-        actual = hand_model_fingerprint(right, left)
-        if actual != self.hand_model_fingerprint:
-            raise CheckpointMismatchError(
-                f"{self.path} was exported with the {self.hand_model_kind!r} hand model "
-                f"{self.metadata.get('hand_model_name', '')!r} (fingerprint {self.hand_model_fingerprint}), but the "
-                f"hand model given is {getattr(right, 'name', '?')!r} (fingerprint {actual}): its faces and mean pose "
-                "would not fit the exported vertices; use the hand model (MANO files) it was exported with"
-            )
-
-
-def _hand_model_cfg(
-    recorded: HandModelConfig, hand_model_cfg: HandModelConfig | None, mano_dir: str | Path | None, path: Path
-) -> HandModelConfig:
-    if hand_model_cfg is not None and mano_dir is not None:
-        raise InvalidInputError("pass either mano_dir or hand_model_cfg, not both")
-    if hand_model_cfg is None:
-        if mano_dir is None:
-            # The exporting machine's MANO directory means nothing here: $EANET_MANO_DIR or an explicit one.
-            return dataclasses.replace(recorded, mano_dir=None)
-        if recorded.kind != "mano":
-            raise CheckpointMismatchError(f"{path} was exported with the {recorded.kind!r} hand model, not MANO")
-        return dataclasses.replace(recorded, mano_dir=str(mano_dir))
-    differences = [
-        f"{name}: exported with {getattr(recorded, name)!r}, given {getattr(hand_model_cfg, name)!r}"
-        for name in _HAND_MODEL_FIELDS
-        if getattr(recorded, name) != getattr(hand_model_cfg, name)
-    ]
-    if differences:
-        raise CheckpointMismatchError(f"{path} was exported with a different hand model ({'; '.join(differences)})")
-    return hand_model_cfg
+        check_hand_model_fingerprint(
+            self.hand_model_fingerprint, right, left, source=self.path, made="exported", kind=self.hand_model_kind,
+            name=self.metadata.get("hand_model_name", ""),
+        )  # fmt: skip
 
 
 def predictor_from_onnx(
@@ -212,7 +183,10 @@ def predictor_from_onnx(
     if hand_models is None:
         from eanet.hand_model import build_hand_models
 
-        hand_models = build_hand_models(_hand_model_cfg(model.config.hand_model, hand_model_cfg, mano_dir, model.path))
+        # The exporting machine's MANO directory means nothing here: $EANET_MANO_DIR or an explicit one.
+        recorded = dataclasses.replace(model.config.hand_model, mano_dir=None)
+        hand_cfg = resolve_recorded_hand_model(recorded, hand_model_cfg, mano_dir, source=model.path, made="exported")
+        hand_models = build_hand_models(hand_cfg)
     model.check_hand_models(*hand_models)
     info: dict[str, Any] = {
         "backend": "onnxruntime",

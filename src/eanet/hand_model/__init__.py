@@ -30,6 +30,7 @@ __all__ = [
     "build_hand_model",
     "build_hand_models",
     "load_hand_model_data",
+    "load_hand_model_pair",
     "load_mano_data",
 ]
 
@@ -115,6 +116,21 @@ def _origin(cfg: HandModelConfig) -> str | None:
     return "the config key hand_model.mano_dir" if cfg.mano_dir else None
 
 
+def load_hand_model_pair(cfg: HandModelConfig, *, origin: str | None = None) -> tuple[HandModelData, HandModelData]:
+    """Both hands' model data ``(right, left)`` for a ``hand_model`` configuration (MANO or the open hand).
+
+    For MANO each file is read once (the left-hand fix needs the right file too).
+
+    Args:
+        origin: where ``cfg.mano_dir`` came from, for error messages (default: the config key, when set).
+    """
+    if cfg.kind == "mano":
+        from eanet.hand_model.mano import load_mano_pair
+
+        return load_mano_pair(cfg.mano_dir, origin=origin or _origin(cfg), cache=cfg.mano_cache)
+    return load_hand_model_data(cfg.kind, "right"), load_hand_model_data(cfg.kind, "left")
+
+
 def build_hand_model(cfg: HandModelConfig, side: Side) -> HandModelLayer:
     """Build one hand's :class:`HandModelLayer` from the ``hand_model`` config section."""
     data = load_hand_model_data(cfg.kind, side, cfg.mano_dir, mano_cache=cfg.mano_cache, origin=_origin(cfg))
@@ -123,11 +139,5 @@ def build_hand_model(cfg: HandModelConfig, side: Side) -> HandModelLayer:
 
 def build_hand_models(cfg: HandModelConfig) -> tuple[HandModelLayer, HandModelLayer]:
     """Build ``(right, left)`` layers; for MANO each file is read once (the left-hand fix needs the right file)."""
-    if cfg.kind == "mano":
-        from eanet.hand_model.mano import load_mano_pair
-
-        right, left = load_mano_pair(cfg.mano_dir, origin=_origin(cfg), cache=cfg.mano_cache)
-    else:
-        right = load_hand_model_data(cfg.kind, "right")
-        left = load_hand_model_data(cfg.kind, "left")
+    right, left = load_hand_model_pair(cfg)
     return _layer(cfg, right), _layer(cfg, left)

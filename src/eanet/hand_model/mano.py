@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from eanet.errors import InvalidInputError, MissingFileError, UnsafeFileError
+from eanet.fileio import file_sha256
 from eanet.hand_model.base import HandModelData, Side
 from eanet.hand_model.skeleton import (
     MANO_JOINTS_16,
@@ -70,7 +71,6 @@ __all__ = [
     "default_cache_dir",
     "mano_cache_dir",
     "clear_mano_cache",
-    "file_sha256",
 ]
 
 logger = logging.getLogger(__name__)
@@ -601,15 +601,6 @@ def find_mano_files(mano_dir: str | os.PathLike | None = None, *, origin: str | 
         + (f"; found only {', '.join(found)}" if found else "")
         + f". {MANO_DOWNLOAD_HINT}"
     )
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ rest volume (:func:`expand_knuckle_bulge`).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import replace
 from importlib import resources
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from eanet.errors import InvalidInputError, MissingFileError
+from eanet.fileio import file_sha256
 from eanet.hand_model.base import HandModelData, Side
 from eanet.hand_model.skeleton import MANO_PARENTS, NUM_MANO_JOINTS
 
@@ -81,10 +81,6 @@ def asset_path() -> Path:
     return Path(str(resources.files("eanet.hand_model") / "assets" / ASSET_FILENAME))
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @functools.lru_cache(maxsize=4)
 def _read_asset(path: Path, expected_sha256: str | None) -> dict[str, np.ndarray]:
     """Read and check the asset once per process; arrays are returned read-only (callers copy)."""
@@ -94,7 +90,7 @@ def _read_asset(path: Path, expected_sha256: str | None) -> dict[str, np.ndarray
             "`python tools/build_open_hand.py` from a source checkout."
         )
     if expected_sha256 is not None:
-        digest = _file_sha256(path)
+        digest = file_sha256(path)
         if digest != expected_sha256:
             raise InvalidInputError(
                 f"The open hand model asset {path} is damaged or was replaced (SHA-256 {digest}, expected "

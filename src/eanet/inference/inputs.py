@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "collect_inputs",
     "not_a_regular_file",
     "check_image_size",
+    "parse_box",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,29 @@ class InputItem:
     error: str | None = None
     box: tuple[float, float, float, float] | None = None
     box_format: str = "hands"
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_box(text: str | None) -> tuple[float, float, float, float]:
+    """``"x, y, w, h"`` in pixels (commas and/or spaces, optionally in brackets) -> ``(x, y, w, h)``.
+
+    The one parser of a box typed by a user (``--bbox`` of ``eanet predict`` and ``eanet analyze``, the web demo).
+
+    Raises:
+        InvalidInputError: not four numbers, or a width or height that is not positive; the message has an example.
+    """
+    numbers = re.findall(_NUMBER, text or "")
+    rest = re.sub(_NUMBER, "", text or "")
+    if len(numbers) != 4 or re.sub(r"[\s,;()\[\]]", "", rest):
+        raise InvalidInputError(
+            f"the box must be four numbers x, y, width, height in pixels (e.g. 120, 80, 300, 260); got {text!r}"
+        )
+    x, y, w, h = (float(n) for n in numbers)
+    if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+        raise InvalidInputError(f"the box needs a positive width and height; got {text!r}")
+    return x, y, w, h
 
 
 def image_size_from_header(path: Path) -> tuple[int, int] | None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from eanet.errors import CheckpointMismatchError, MissingFileError
+from eanet.errors import CheckpointMismatchError, MissingFileError, UserError
 
-__all__ = ["ResNetBackbone", "BACKBONE_CHANNELS"]
+__all__ = ["ResNetBackbone", "BACKBONE_CHANNELS", "init_backbone", "torchvision_random_init"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,41 @@ class ResNetBackbone(nn.Module):
         """``(B, 3, H, W) -> (B, C5, H/s, W/s)`` with ``s = output_stride``."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(img))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def init_backbone(backbone: ResNetBackbone, init: str | Path) -> None:
+    """Initialise a trunk before training (``train.backbone_init``).
+
+    Args:
+        backbone: the trunk, in place.
+        init: ``"random"`` (:func:`torchvision_random_init`), ``"imagenet"`` or a path to a torchvision ResNet state
+            dict (:meth:`ResNetBackbone.load_pretrained`).
+    """
+    if init == "random":
+        torchvision_random_init(backbone)
+        logger.info("backbone initialised at random as torchvision does (Kaiming-normal convolutions)")
+    else:
+        backbone.load_pretrained(init)
+        logger.info("backbone initialised from %s", init)
+
+
+def torchvision_random_init(backbone: nn.Module) -> None:
+    """Give ``backbone`` (a :class:`ResNetBackbone`) the weights of a freshly built torchvision ResNet.
+
+    torchvision initialises convolutions Kaiming-normal (fan-out) and BatchNorm to (1, 0); the official init
+    (normal(0, 0.001), spec §1.1) only ever preceded loading ImageNet weights. With BatchNorm after every
+    convolution, tiny weights make Adam's fixed-size steps relatively huge (the effective step of a scale-invariant
+    weight grows as 1 / |w|^2), which is why training from scratch needs this init. Draws from torch's global
+    generator, so the result follows the run's seed.
+    """
+    import torchvision
+
+    name = getattr(backbone, "name", None)
+    if name is None or not hasattr(torchvision.models, name):
+        raise UserError(f"train.backbone_init=random needs a torchvision ResNet trunk; this backbone is {name!r}")
+    own = backbone.state_dict()  # a 3-stage trunk has no layer4.*
+    state = {k: v for k, v in getattr(torchvision.models, name)(weights=None).state_dict().items() if k in own}
+    backbone.load_state_dict(state, strict=True)
 
 
 def _dilate_last_stage(stage: nn.Sequential) -> None:

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
+from eanet.hand_model.config import resolve_recorded_hand_model
 
 if TYPE_CHECKING:
     from eanet.config import Config
@@ -42,6 +43,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "hand_model_fingerprint",
+    "check_hand_model_fingerprint",
     "save_model",
     "save_state",
     "read_checkpoint",
@@ -54,8 +56,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "eanet-checkpoint"
 FORMAT_VERSION = "1"
-#: Hand-model settings that change what the weights mean; a checkpoint must be loaded with the same ones.
-_HAND_MODEL_FIELDS = ("kind", "flat_hand_mean", "fingertip_vertices")
 
 
 def hand_model_fingerprint(right: nn.Module, left: nn.Module) -> str:
@@ -70,6 +70,32 @@ def hand_model_fingerprint(right: nn.Module, left: nn.Module) -> str:
             arr = arr.astype(np.float32 if arr.dtype.kind == "f" else np.int64)
             digest.update(name.encode() + str(arr.shape).encode() + np.ascontiguousarray(arr).tobytes())
     return digest.hexdigest()[:16]
+
+
+def check_hand_model_fingerprint(
+    recorded: str, right: nn.Module, left: nn.Module, *, source: str | Path, made: str, kind: str, name: str = ""
+) -> None:
+    """Refuse hand-model layers other than the ones a checkpoint or ONNX file was made with.
+
+    Args:
+        recorded: the file's ``hand_model_fingerprint`` (:func:`hand_model_fingerprint` of its hand model).
+        right, left: the layers the network would run with.
+        source: the file, named in the error.
+        made: how the file was made: ``"trained"`` (a checkpoint) or ``"exported"`` (ONNX).
+        kind, name: the recorded hand model's kind and name (``name`` may be unknown: "").
+
+    Raises:
+        CheckpointMismatchError: the layers' fingerprint differs, naming both hand models and what to pass.
+    """
+    actual = hand_model_fingerprint(right, left)
+    if actual == recorded:
+        return
+    named = f" {name!r}" if name else ""
+    raise CheckpointMismatchError(
+        f"{source} was {made} with the {kind!r} hand model{named} (fingerprint {recorded}), but the hand model given "
+        f"is {getattr(right, 'name', '?')!r} (fingerprint {actual}): its faces and mean pose would not fit the "
+        f"network's outputs; use the hand model (MANO files) it was {made} with"
+    )
 
 
 def _config_json(cfg: Config) -> str:
@@ -228,34 +254,6 @@ def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
         raise InvalidInputError(f"{path}: the recorded configuration is not valid ({err}): {remedy}") from None
 
 
-def _resolve_hand_model_cfg(
-    recorded: HandModelConfig, hand_model_cfg: HandModelConfig | None, mano_dir: str | Path | None, path: Path
-) -> HandModelConfig:
-    if hand_model_cfg is None:
-        if mano_dir is None:
-            return recorded
-        if recorded.kind != "mano":
-            raise CheckpointMismatchError(
-                f"{path} was trained with the {recorded.kind!r} hand model, not MANO; load it without mano_dir"
-            )
-        return dataclasses.replace(recorded, mano_dir=str(mano_dir))
-    if mano_dir is not None:
-        raise InvalidInputError("pass either mano_dir or hand_model_cfg, not both")
-    differences = [
-        f"{name}: checkpoint {getattr(recorded, name)!r}, requested {getattr(hand_model_cfg, name)!r}"
-        for name in _HAND_MODEL_FIELDS
-        if getattr(recorded, name) != getattr(hand_model_cfg, name)
-    ]
-    if differences:
-        raise CheckpointMismatchError(
-            f"{path} was trained with a different hand model ({'; '.join(differences)}); its weights only make "
-            f"sense with the one it was trained with: pass hand_model kind={recorded.kind!r}, "
-            f"flat_hand_mean={recorded.flat_hand_mean}, fingertip_vertices={recorded.fingertip_vertices}"
-            + (" and the MANO directory (mano_dir)" if recorded.kind == "mano" else "")
-        )
-    return hand_model_cfg
-
-
 def load_model(
     path: str | Path,
     device: str | torch.device = "cpu",
@@ -287,7 +285,7 @@ def load_model(
 
     path = Path(path)
     state, cfg, metadata = read_checkpoint(path)
-    hand_cfg = _resolve_hand_model_cfg(cfg.hand_model, hand_model_cfg, mano_dir, path)
+    hand_cfg = resolve_recorded_hand_model(cfg.hand_model, hand_model_cfg, mano_dir, source=path, made="trained")
     cfg = dataclasses.replace(cfg, hand_model=hand_cfg)
     if hand_models is None:
         from eanet.hand_model import build_hand_models
@@ -295,12 +293,7 @@ def load_model(
         hand_models = build_hand_models(hand_cfg)
     recorded = metadata.get("hand_model_fingerprint", "")
     if recorded:
-        actual = hand_model_fingerprint(*hand_models)
-        if actual != recorded:
-            raise CheckpointMismatchError(
-                f"{path} was trained with a different {hand_cfg.kind!r} hand model than the one loaded now "
-                f"(template fingerprint {recorded} vs {actual}); pass the hand-model files it was trained with"
-            )
+        check_hand_model_fingerprint(recorded, *hand_models, source=path, made="trained", kind=hand_cfg.kind)
     else:
         logger.info("%s records no hand-model fingerprint; the hand model was not checked", path)
 

@@ -18,9 +18,12 @@ per-GPU batch keeps the official meaning; ``train.sync_batchnorm`` normalises ov
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,8 +34,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from eanet.config import Config, config_to_dict, dump_config
+from eanet.data.sample import SkipCounter
+from eanet.data.workers import init_loader_worker, single_threaded_opencv
 from eanet.errors import InvalidInputError, UserError
 from eanet.losses import compute_losses, total_loss
+from eanet.model.backbone import init_backbone
 from eanet.model.provenance import training_data_for_run
 from eanet.train import distributed as dist_utils
 from eanet.train.checkpoint import (
@@ -55,6 +61,7 @@ from eanet.train.seeding import (
     seed_everything,
     set_rng_state,
 )
+from eanet.version import __version__
 
 __all__ = [
     "Trainer",
@@ -156,7 +163,7 @@ class Trainer:
         if self.amp_dtype is torch.float16 and device.type != "cuda":
             raise UserError("train.amp=fp16 needs a CUDA device; use train.amp=bf16 or none on the CPU")
 
-        _single_threaded_opencv()
+        single_threaded_opencv()
         threads = cpu_threads_for(self.tcfg.cpu_threads, device, self.num_workers)
         if threads is not None and threads != torch.get_num_threads():
             logger.info("intra-op threads: %d (was %d; train.cpu_threads)", threads, torch.get_num_threads())
@@ -253,12 +260,7 @@ class Trainer:
                     f"train.backbone_init={init!r}, but the model has no backbone with pretrained weights to load; "
                     "set train.backbone_init=null"
                 )
-            if init == "random":
-                _torchvision_random_init(backbone)
-                logger.info("backbone initialised at random as torchvision does (Kaiming-normal convolutions)")
-            else:
-                backbone.load_pretrained(init)
-                logger.info("backbone initialised from %s", init)
+            init_backbone(backbone, init)
         # Same seed on every process: identical data order bookkeeping; DDP broadcasts rank 0's weights anyway.
         # Per-process generators (dropout) then differ by rank.
         seed_everything(process_seed(self.cfg.seed, self.rank))
@@ -329,8 +331,6 @@ class Trainer:
         loaded = (sorted(sched.milestones.elements()), sched.gamma, list(sched.base_lrs))
         if wanted == loaded:
             return
-        from collections import Counter
-
         sched.milestones = Counter(tcfg.lr_milestones)
         sched.gamma = tcfg.lr_gamma
         sched.base_lrs = [tcfg.lr] * len(sched.base_lrs)
@@ -352,8 +352,6 @@ class Trainer:
     # checkpoints
 
     def _state(self) -> dict[str, Any]:
-        from eanet.version import __version__
-
         rng = dist_utils.all_gather(get_rng_state())  # collective: every process calls _state
         return {
             "format": CHECKPOINT_FORMAT,
@@ -505,7 +503,7 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
             drop_last=True,
             generator=loader_generator(self.cfg.seed, epoch),
-            worker_init_fn=_worker_init if workers > 0 else None,
+            worker_init_fn=init_loader_worker if workers > 0 else None,
             persistent_workers=False,
         )
 
@@ -581,136 +579,38 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train from the current position to the end of ``train.epochs`` (or ``train.max_steps``)."""
-        tcfg, pos = self.tcfg, self.position
-        epochs, steps_per_epoch = tcfg.epochs, self.steps_per_epoch
-        total_steps = epochs * steps_per_epoch
-        if tcfg.max_steps is not None:
-            total_steps = min(total_steps, tcfg.max_steps)
-        images_per_step = tcfg.batch_size * self.world_size
+        tcfg = self.tcfg
+        clock = _StepClock(total_steps=self._total_steps(), images_per_step=tcfg.batch_size * self.world_size)
         if self.is_main:
-            n_params = sum(p.numel() for p in self.params)
-            logger.info(
-                "training %s trainable parameters on %s x %d process(es), %d images per step, %d steps per epoch, "
-                "epochs %d (milestones %s), output %s",
-                f"{n_params:,}",
-                self.device,
-                self.world_size,
-                images_per_step,
-                steps_per_epoch,
-                epochs,
-                list(tcfg.lr_milestones),
-                self.output_dir,
-            )
+            self._log_run_start(clock.images_per_step)
         last_path: Path | None = None
         stopped = False
-        step_time_ema: float | None = None
-        skip_counter = _skip_counter()
-        initial: dict[str, float] = {}
-        if tcfg.eval_before_training and pos.global_step == 0 and self.evaluate_fn is not None:
-            initial = self._evaluate(-1)
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in initial.items())
-            logger.info("evaluation before training: %s", shown)
-            self.monitor.record("eval", 0, initial, epoch=0)
+        skip_counter = SkipCounter()  # unreadable samples, reported (and reset) at the end of each epoch
+        initial = self._evaluate_before_training()
         self.model.train()
-        try:
-            while pos.epoch < epochs and not stopped:
-                if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
+        with contextlib.closing(self.monitor):
+            while self.position.epoch < tcfg.epochs and not stopped:
+                if self._at_max_steps():
                     stopped = True
                     break
-                epoch = pos.epoch
-                loader = self._loader(epoch)
-                self.monitor.start_epoch(epoch, epochs, steps_per_epoch, initial=pos.batches_done)
-                acc: dict[str, Tensor] = {}
-                acc_steps = 0
-                epoch_sums: dict[str, float] = {}
-                epoch_steps = 0
-                grad_norm_last: Tensor | None = None
-                t_epoch = time.perf_counter()
-                t_last = time.perf_counter()
-                t_log = t_last
-                for batch in loader:
-                    if skip_counter is not None and "skipped" in batch:
-                        skip_counter.update(batch["skipped"])
-                    t_data = time.perf_counter() - t_last
-                    batch = move_to_device(batch, self.device)
-                    if self.batch_transform is not None:
-                        batch = self.batch_transform(batch)
-                    losses, grad_norm, stepped = self._train_step(batch)
-                    pos.batches_done += 1
-                    pos.global_step += 1
-                    self._count_nonfinite(stepped, losses)
-                    if stepped:
-                        for k, v in losses.items():
-                            acc[k] = acc.get(k, 0) + v
-                        acc_steps += 1
-                        grad_norm_last = grad_norm
-                    now = time.perf_counter()
-                    dt = now - t_last
-                    t_last = now
-                    step_time_ema = dt if step_time_ema is None else 0.9 * step_time_ema + 0.1 * dt
-                    remaining = total_steps - pos.global_step
-                    self.monitor.update_bar(
-                        loss=f"{sum(v.item() for v in losses.values()):.4g}" if self.monitor.show_bar else "",
-                        lr=f"{self._lr():.2e}",
-                        img_s=f"{images_per_step / max(step_time_ema, 1e-9):.1f}",
-                        eta=format_duration(remaining * step_time_ema),
-                    )
-                    if tcfg.log_every_steps and pos.global_step % tcfg.log_every_steps == 0:
-                        reduced = dist_utils.reduce_dict({k: v / max(acc_steps, 1) for k, v in acc.items()})
-                        values: dict[str, Any] = {f"loss/{k}": v.item() for k, v in reduced.items()}
-                        values["loss"] = sum(values.values()) if values else float("nan")
-                        for k, v in reduced.items():
-                            epoch_sums[k] = epoch_sums.get(k, 0.0) + v.item() * acc_steps
-                        epoch_steps += acc_steps
-                        elapsed = now - t_log
-                        values.update(
-                            {
-                                "lr": self._lr(),
-                                "grad_norm": grad_norm_last.item() if grad_norm_last is not None else float("nan"),
-                                "images_per_s": images_per_step * tcfg.log_every_steps / max(elapsed, 1e-9),
-                                "data_time_s": t_data,
-                                "eta_s": remaining * (step_time_ema or 0.0),
-                                "nonfinite_total": self.nonfinite_total,
-                            }
-                        )
-                        if self.device.type == "cuda":
-                            values["max_memory_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
-                        self.monitor.record("train", pos.global_step, values, epoch=epoch + 1)
-                        acc, acc_steps, t_log = {}, 0, now
-                    if pos.batches_done >= steps_per_epoch:
-                        break
-                    every = tcfg.checkpoint_every_steps
-                    if every and pos.global_step % every == 0:
-                        last_path = self.save_checkpoint() or last_path
-                    if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
-                        stopped = True
-                        break
-                self.monitor.end_epoch()
-                if pos.batches_done >= steps_per_epoch:
-                    if acc_steps:  # the tail since the last log line
-                        reduced = dist_utils.reduce_dict({k: v / acc_steps for k, v in acc.items()})
-                        for k, v in reduced.items():
-                            epoch_sums[k] = epoch_sums.get(k, 0.0) + v.item() * acc_steps
-                        epoch_steps += acc_steps
-                    epoch_losses = {k: v / max(epoch_steps, 1) for k, v in epoch_sums.items()}
-                    epoch_losses["total"] = sum(epoch_losses.values())
-                    skipped = _report_skipped(skip_counter, self.train_dataset, epoch)
-                    self._end_of_epoch(epoch, epoch_losses, time.perf_counter() - t_epoch, skipped)
-                    pos = self.position
+                epoch = self.position.epoch
+                outcome = self.train_one_epoch(epoch, clock, skip_counter)
+                last_path = outcome.checkpoint or last_path
+                if outcome.completed:
+                    skipped = _report_skipped(skip_counter, epoch)
+                    self._end_of_epoch(epoch, outcome.losses, time.perf_counter() - outcome.started, skipped)
                     last_path = self.checkpoints.latest() if self.is_main else None
-                    if tcfg.max_steps is not None and pos.global_step >= tcfg.max_steps:
-                        stopped = True
-                elif stopped:
+                    stopped = self._at_max_steps()
+                elif outcome.stopped:
+                    stopped = True
                     last_path = self._stop_mid_epoch(epoch) or last_path
-        finally:
-            self.monitor.close()
         if stopped and self.is_main:
-            logger.info("stopped at train.max_steps=%d (step %d)", tcfg.max_steps, pos.global_step)
+            logger.info("stopped at train.max_steps=%d (step %d)", tcfg.max_steps, self.position.global_step)
         best = self.checkpoints.best() if self.is_main else None
         return TrainResult(
             output_dir=self.output_dir,
-            global_step=pos.global_step,
-            epochs_completed=pos.epoch,
+            global_step=self.position.global_step,
+            epochs_completed=self.position.epoch,
             metrics=dict(self.last_metrics),
             initial_metrics=initial,
             best=best,
@@ -719,84 +619,204 @@ class Trainer:
             last_checkpoint=last_path,
         )
 
+    def train_one_epoch(self, epoch: int, clock: _StepClock, skip_counter: SkipCounter) -> _EpochOutcome:
+        """Train on the batches of ``epoch`` from the current position, until the epoch ends or ``train.max_steps``.
+
+        Each step: forward, losses, backward and optimiser step (:meth:`_train_step`), the non-finite bookkeeping,
+        the progress bar, a ``train`` log record every ``train.log_every_steps`` steps and a checkpoint every
+        ``train.checkpoint_every_steps`` steps. The end of the epoch (scheduler step, evaluation, epoch checkpoint)
+        is :meth:`fit`'s.
+        """
+        tcfg = self.tcfg
+        loader = self._loader(epoch)
+        self.monitor.start_epoch(epoch, tcfg.epochs, self.steps_per_epoch, initial=self.position.batches_done)
+        losses_so_far = _EpochLosses()
+        outcome = _EpochOutcome(started=time.perf_counter())
+        t_last = time.perf_counter()
+        t_log = t_last
+        for batch in loader:
+            if "skipped" in batch:
+                skip_counter.update(batch["skipped"])
+            t_data = time.perf_counter() - t_last
+            losses = self._train_on_batch(batch, losses_so_far)
+            now = time.perf_counter()
+            clock.tick(now - t_last)
+            t_last = now
+            self._update_progress_bar(losses, clock)
+            if tcfg.log_every_steps and self.position.global_step % tcfg.log_every_steps == 0:
+                self._log_train_steps(epoch, losses_so_far, clock, t_data, elapsed=now - t_log)
+                t_log = now
+            if self.position.batches_done >= self.steps_per_epoch:
+                break
+            every = tcfg.checkpoint_every_steps
+            if every and self.position.global_step % every == 0:
+                outcome.checkpoint = self.save_checkpoint() or outcome.checkpoint
+            if self._at_max_steps():
+                outcome.stopped = True
+                break
+        self.monitor.end_epoch()
+        if self.position.batches_done >= self.steps_per_epoch:
+            outcome.completed = True
+            if losses_so_far.steps_since_log:  # the tail since the last log line
+                losses_so_far.reduce_since_log()
+            outcome.losses = losses_so_far.epoch_means()
+        return outcome
+
+    def _train_on_batch(self, batch: dict[str, Any], losses_so_far: _EpochLosses) -> dict[str, Tensor]:
+        """One training step on a loader batch; advances the position. Returns the step's detached loss terms."""
+        batch = move_to_device(batch, self.device)
+        if self.batch_transform is not None:
+            batch = self.batch_transform(batch)
+        losses, grad_norm, stepped = self._train_step(batch)
+        self.position.batches_done += 1
+        self.position.global_step += 1
+        self._count_nonfinite(stepped, losses)
+        if stepped:
+            losses_so_far.add(losses, grad_norm)
+        return losses
+
+    def _update_progress_bar(self, losses: Mapping[str, Tensor], clock: _StepClock) -> None:
+        step_time = clock.step_time_ema
+        self.monitor.update_bar(
+            loss=f"{sum(v.item() for v in losses.values()):.4g}" if self.monitor.show_bar else "",
+            lr=f"{self._lr():.2e}",
+            img_s=f"{clock.images_per_step / max(step_time, 1e-9):.1f}",
+            eta=format_duration(clock.remaining(self.position.global_step) * step_time),
+        )
+
+    def _log_train_steps(
+        self, epoch: int, losses_so_far: _EpochLosses, clock: _StepClock, data_time: float, elapsed: float
+    ) -> None:
+        """The ``train`` record of the steps since the last one: mean losses over them and every process (collective)."""
+        grad_norm = losses_so_far.grad_norm_last
+        reduced = losses_so_far.reduce_since_log()
+        values: dict[str, Any] = {f"loss/{k}": v.item() for k, v in reduced.items()}
+        values["loss"] = sum(values.values()) if values else float("nan")
+        values.update(
+            {
+                "lr": self._lr(),
+                "grad_norm": grad_norm.item() if grad_norm is not None else float("nan"),
+                "images_per_s": clock.images_per_step * self.tcfg.log_every_steps / max(elapsed, 1e-9),
+                "data_time_s": data_time,
+                "eta_s": clock.remaining(self.position.global_step) * (clock.step_time_ema or 0.0),
+                "nonfinite_total": self.nonfinite_total,
+            }
+        )
+        if self.device.type == "cuda":
+            values["max_memory_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        self.monitor.record("train", self.position.global_step, values, epoch=epoch + 1)
+
+    def _total_steps(self) -> int:
+        total = self.tcfg.epochs * self.steps_per_epoch
+        return total if self.tcfg.max_steps is None else min(total, self.tcfg.max_steps)
+
+    def _log_run_start(self, images_per_step: int) -> None:
+        n_params = sum(p.numel() for p in self.params)
+        logger.info(
+            "training %s trainable parameters on %s x %d process(es), %d images per step, %d steps per epoch, "
+            "epochs %d (milestones %s), output %s",
+            f"{n_params:,}",
+            self.device,
+            self.world_size,
+            images_per_step,
+            self.steps_per_epoch,
+            self.tcfg.epochs,
+            list(self.tcfg.lr_milestones),
+            self.output_dir,
+        )
+
+    def _evaluate_before_training(self) -> dict[str, float]:
+        """``train.eval_before_training`` on a new run: the untrained model's metrics (recorded at step 0)."""
+        if not self.tcfg.eval_before_training or self.position.global_step != 0 or self.evaluate_fn is None:
+            return {}
+        initial = self._evaluate(-1)
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in initial.items())
+        logger.info("evaluation before training: %s", shown)
+        self.monitor.record("eval", 0, initial, epoch=0)
+        return initial
+
+
+@dataclass
+class _StepClock:
+    """Step timing across epochs: an exponential moving average of the seconds per step, for rates and the ETA."""
+
+    total_steps: int
+    images_per_step: int
+    step_time_ema: float | None = None
+
+    def tick(self, seconds: float) -> None:
+        ema = self.step_time_ema
+        self.step_time_ema = seconds if ema is None else 0.9 * ema + 0.1 * seconds
+
+    def remaining(self, global_step: int) -> int:
+        return self.total_steps - global_step
+
+
+@dataclass
+class _EpochLosses:
+    """The loss terms of one epoch's updating steps: summed on this process since the last log line, and the
+    process-averaged means of the logged windows weighted by their steps (the epoch's mean losses)."""
+
+    since_log: dict[str, Tensor] = field(default_factory=dict)
+    steps_since_log: int = 0
+    epoch_sums: dict[str, float] = field(default_factory=dict)
+    epoch_steps: int = 0
+    grad_norm_last: Tensor | None = None
+
+    def add(self, losses: Mapping[str, Tensor], grad_norm: Tensor | None) -> None:
+        for k, v in losses.items():
+            self.since_log[k] = self.since_log.get(k, 0) + v
+        self.steps_since_log += 1
+        self.grad_norm_last = grad_norm
+
+    def reduce_since_log(self) -> dict[str, Tensor]:
+        """Mean of each term since the last log line, averaged over processes (collective); starts a new window."""
+        steps = self.steps_since_log
+        reduced = dist_utils.reduce_dict({k: v / max(steps, 1) for k, v in self.since_log.items()})
+        for k, v in reduced.items():
+            self.epoch_sums[k] = self.epoch_sums.get(k, 0.0) + v.item() * steps
+        self.epoch_steps += steps
+        self.since_log, self.steps_since_log = {}, 0
+        return reduced
+
+    def epoch_means(self) -> dict[str, float]:
+        means = {k: v / max(self.epoch_steps, 1) for k, v in self.epoch_sums.items()}
+        means["total"] = sum(means.values())
+        return means
+
+
+@dataclass
+class _EpochOutcome:
+    """How :meth:`Trainer.train_one_epoch` ended."""
+
+    started: float  # ``time.perf_counter()`` when the epoch's loader was ready
+    completed: bool = False  # every batch of the epoch was trained on
+    stopped: bool = False  # ``train.max_steps`` was reached inside the epoch
+    losses: dict[str, float] = field(default_factory=dict)  # the epoch's mean loss terms, when completed
+    checkpoint: Path | None = None  # the newest step checkpoint written during the epoch (rank 0)
+
 
 def cpu_threads_for(configured: int | None, device: torch.device, num_workers: int) -> int | None:
     """Intra-op threads for a training process (``train.cpu_threads``); None: leave torch's setting alone.
 
     On a CPU device the default is the cores this process may use, shared among the processes of this node
     (``LOCAL_WORLD_SIZE`` under torchrun), minus the data-loader workers, at least 1: the workers run one thread each
-    (``_worker_init``), so more would oversubscribe the cores, and a thread waiting for a core stalls every parallel
+    (:func:`eanet.data.workers.init_loader_worker`), so more would oversubscribe the cores, and a thread waiting for a core stalls every parallel
     operator of the step.
     """
     if configured is not None:
         return configured
     if device.type != "cpu":
         return None
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return max(1, cores // local_processes - num_workers)
 
 
-def _torchvision_random_init(backbone: nn.Module) -> None:
-    """Give ``backbone`` (an ``eanet.model.backbone`` ResNet trunk) the weights of a freshly built torchvision ResNet.
-
-    torchvision initialises convolutions Kaiming-normal (fan-out) and BatchNorm to (1, 0); the official init
-    (normal(0, 0.001), spec §1.1) only ever preceded loading ImageNet weights. With BatchNorm after every
-    convolution, tiny weights make Adam's fixed-size steps relatively huge (the effective step of a scale-invariant
-    weight grows as 1 / |w|^2), which is why training from scratch needs this init. Draws from torch's global
-    generator, so the result follows the run's seed.
-    """
-    import torchvision
-
-    name = getattr(backbone, "name", None)
-    if name is None or not hasattr(torchvision.models, name):
-        raise UserError(f"train.backbone_init=random needs a torchvision ResNet trunk; this backbone is {name!r}")
-    own = backbone.state_dict()  # a 3-stage trunk has no layer4.*
-    state = {k: v for k, v in getattr(torchvision.models, name)(weights=None).state_dict().items() if k in own}
-    backbone.load_state_dict(state, strict=True)
-
-
-def _single_threaded_opencv() -> None:
-    """Shrink this (main) process's OpenCV thread pool to one thread before any data loader forks workers.
-
-    A process that used OpenCV (e.g. an evaluation or the mean-pose baseline reading images without workers) holds a
-    pool of idle OpenCV threads; a forked worker inherits the pool's condition variable but not its threads, and the
-    worker's ``cv2.setNumThreads(1)`` (``_worker_init``) then waits for them forever in ``pthread_cond_destroy``
-    (observed: ``eanet train`` hung with its worker at 0% CPU). Reconfiguring in the parent, where the threads exist,
-    is safe, and the workers' call then changes nothing. Image decoding and warping are the workers' job anyway.
-    """
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - OpenCV is a dependency
-        return
-    cv2.setNumThreads(1)
-
-
-def _worker_init(worker_id: int) -> None:
-    # The workers are the parallelism: one intra-op thread each avoids oversubscribing the cores.
-    torch.set_num_threads(1)
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover - OpenCV is a dependency
-        pass
-
-
-def _skip_counter():
-    try:
-        from eanet.data.sample import SkipCounter
-    except ImportError:  # pragma: no cover - the data package is part of eanet
-        return None
-    return SkipCounter()
-
-
-def _report_skipped(counter, dataset: Any, epoch: int) -> int:
+def _report_skipped(counter: SkipCounter, epoch: int) -> int:
     """Surface the samples the dataset could not read this epoch (summed over processes)."""
-    local = len(counter) if counter is not None else 0
-    if counter is not None and local:
+    local = len(counter)
+    if local:
         counter.report(f"epoch {epoch + 1} (rank {dist_utils.get_rank()})")
     total = sum(dist_utils.all_gather(local))
     if total and dist_utils.is_main_process():

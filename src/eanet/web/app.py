@@ -39,6 +39,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eanet.errors import UserError  # noqa: E402
+from eanet.inference.inputs import parse_box  # noqa: E402
 from eanet.web.uploads import ALLOWED_SUFFIXES, UploadError, UploadLimits, decode_upload  # noqa: E402
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "DemoResult",
     "DemoRunner",
     "MODES",
-    "parse_box",
     "warnings_markdown",
     "build_app",
     "launch_app",
@@ -116,23 +116,6 @@ def _escape(text: str) -> str:
     # backticks, e.g. `--fit keypoints`, is shown as code, where nothing needs escaping).
     parts = re.split(r"(`[^`]*`)", text)
     return "".join(part if part.startswith("`") else re.sub(r"([\\*_\[\]<>])", r"\\\1", part) for part in parts)
-
-
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-def parse_box(text: str | None) -> tuple[float, float, float, float]:
-    """``"x, y, w, h"`` (pixels; commas and/or spaces) -> a box; :class:`UploadError` with an example otherwise."""
-    numbers = re.findall(_NUMBER, text or "")
-    rest = re.sub(_NUMBER, "", text or "")
-    if len(numbers) != 4 or re.sub(r"[\s,;()\[\]]", "", rest):
-        raise UploadError(
-            f"the box must be four numbers x, y, width, height in pixels (e.g. 120, 80, 300, 260); got {text!r}"
-        )
-    x, y, w, h = (float(n) for n in numbers)
-    if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
-        raise UploadError(f"the box needs a positive width and height; got {text!r}")
-    return x, y, w, h
 
 
 def detection_available(predictor: Any) -> tuple[bool, str]:
