@@ -15,7 +15,7 @@ examples:
   eanet train --config small-synthetic data.root=data/synth output_dir=runs/small         # CPU, minutes
 
 Every run directory holds config.yaml, log.jsonl, tensorboard/, checkpoints/ (last N + best) and, at the end,
-model.safetensors and best.safetensors (load with `eanet eval --checkpoint ...` or eanet.model.load_model).
+model.safetensors and best.safetensors (load with `eanet eval --checkpoint ...` or eanet.run_checkpoint.load_checkpoint).
 Multi-node: torchrun --nnodes N --node_rank R --rdzv_endpoint HOST:PORT --nproc_per_node G -m eanet train ...
 """
 
