@@ -268,7 +268,7 @@ def test_metadata_flags_mano_data(make_random_hand_data):
     """A graph built with MANO layers carries MANO's arrays as constants: the metadata says so (licence)."""
     from onnx_helpers import TINY
 
-    from eanet.config import Config
+    from eanet.config import Config, config_to_dict
     from eanet.export_onnx.export import _metadata
     from eanet.hand_model import HandModelLayer
     from eanet.hand_model.config import HandModelConfig
@@ -278,6 +278,6 @@ def test_metadata_flags_mano_data(make_random_hand_data):
     layers = [HandModelLayer(dataclasses.replace(make_random_hand_data(s), is_mano=True)) for s in ("right", "left")]
     cfg = Config(model=ModelConfig(**TINY), hand_model=HandModelConfig(kind="mano"))
     model = build_model(cfg.model, hand_models=tuple(layers))
-    meta = _metadata(model, cfg, "abc", "x.safetensors", 20)
+    meta = _metadata(model, cfg.hand_model, config_to_dict(cfg), "abc", "x.safetensors", 20)
     assert meta["contains_mano_data"] == "true" and meta["hand_model_kind"] == "mano"
     assert json.loads(meta["config"])["hand_model"]["kind"] == "mano"
