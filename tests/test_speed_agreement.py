@@ -82,7 +82,7 @@ TORCH_PATHS = [
 
 @pytest.mark.parametrize("speed", TORCH_PATHS, ids=[s.label() for s in TORCH_PATHS])
 def test_torch_cpu_paths_agree_with_the_fp32_reference(trained, speed):
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, _, images, reference, _, _ = trained
     before = _state(model)
@@ -124,7 +124,7 @@ def _perturbed(model, seed: int = 0):
                          ids=[s.label() for s in TORCH_PATHS if agreement_class(s) == "reduced"])  # fmt: skip
 def test_bf16_paths_also_agree_on_strongly_perturbed_weights(trained, speed):
     """The trained tiny network's outputs vary little between images; larger weights stress the bf16 rounding more."""
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     _, _, images, _, _, _ = trained
     model = _perturbed(trained[0])
@@ -160,8 +160,7 @@ def onnx_files(trained, tmp_path_factory):
     exporter) and an int8 copy of that file."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from eanet.model.fast import quantize_onnx_int8
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options, quantize_onnx_int8
 
     model, cfg, _, _, _, _ = trained
     folder = tmp_path_factory.mktemp("speed_onnx")
@@ -172,7 +171,7 @@ def onnx_files(trained, tmp_path_factory):
 
 
 def test_onnxruntime_fp32_agrees_with_the_fp32_reference(trained, onnx_files):
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, cfg, images, reference, _, _ = trained
     fast = apply_speed_options(model, SpeedConfig(backend="onnxruntime", onnx_path=str(onnx_files[0]), num_threads=1),
@@ -184,7 +183,7 @@ def test_onnxruntime_fp32_agrees_with_the_fp32_reference(trained, onnx_files):
 
 def test_onnxruntime_int8_is_a_separate_measured_path(trained, onnx_files):
     from eanet.export_onnx.runtime import read_onnx_metadata
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, cfg, images, reference, _, _ = trained
     fp32, int8 = onnx_files
@@ -208,7 +207,7 @@ def test_padding_and_chunking_of_fixed_batch_shapes(trained, monkeypatch):
     ``torch.compile`` is replaced by the identity here (compiling on a CPU takes minutes); the padding logic is the
     same one CUDA graphs use.
     """
-    from eanet.model import fast as fast_module
+    from eanet.inference import fast as fast_module
 
     calls = []
 
@@ -239,7 +238,7 @@ def _take(pred, n):
 
 def test_cuda_only_paths_are_refused_on_the_cpu(trained):
     from eanet.errors import UserError
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model = trained[0]
     for speed in (SpeedConfig(cuda_graphs=True), SpeedConfig(precision="tf32"), preset("gpu-throughput")):
@@ -251,7 +250,7 @@ def test_cuda_only_paths_are_refused_on_the_cpu(trained):
 def test_fold_batchnorm_removes_every_batchnorm_and_keeps_the_function(trained):
     import copy
 
-    from eanet.model.fast import fold_batchnorm
+    from eanet.inference.fast import fold_batchnorm
 
     model, _, images, reference, _, _ = trained
     folded = fold_batchnorm(copy.deepcopy(model))
@@ -292,7 +291,7 @@ def test_compiled_forward_is_one_graph_and_agrees(trained):
     break, in fp32 and bf16, and agrees with the reference. Inductor on a CPU: minutes of compilation."""
     import torch._dynamo as dynamo
 
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, _, images, reference, _, _ = trained
     for speed in (SpeedConfig(compile="default", fold_batchnorm=True, graph_batch_sizes=(8,)),
@@ -321,7 +320,7 @@ GPU_PATHS = [
 @pytest.mark.gpu
 @requires_cuda
 def test_cuda_fp32_reference_matches_the_cpu_reference(trained):
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, _, images, reference, _, _ = trained
     pred = apply_speed_options(model, SpeedConfig(), device="cuda")(images)  # TF32 off: exact fp32
@@ -333,7 +332,7 @@ def test_cuda_fp32_reference_matches_the_cpu_reference(trained):
 @pytest.mark.parametrize("speed", GPU_PATHS, ids=[s.label() for s in GPU_PATHS])
 def test_cuda_paths_agree_with_the_fp32_reference(trained, speed):
     """On a GPU: agreement at a captured size (8), a padded one (3) and across calls (graph outputs are copies)."""
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     model, _, images, _, _, _ = trained
     reference = apply_speed_options(model, SpeedConfig(), device="cuda")(images).to("cpu")
@@ -357,7 +356,7 @@ def _take_rows(pred, start, stop):
 def test_tf32_switch_sets_and_restores_the_flags_the_kernels_read():
     """The fp32 reference turns TF32 off for cuBLAS and cuDNN during a call, TF32 paths on; both restore after.
     (Flags only: this runs without a GPU.)"""
-    from eanet.model.fast import fp32_matmul_precision
+    from eanet.inference.fast import fp32_matmul_precision
 
     cuda = torch.device("cuda", 0)
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
@@ -372,7 +371,7 @@ def test_tf32_switch_sets_and_restores_the_flags_the_kernels_read():
 
 def test_an_empty_batch_is_refused(trained):
     from eanet.errors import InvalidInputError
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     with pytest.raises(InvalidInputError, match="non-empty"):
         apply_speed_options(trained[0], SpeedConfig(fold_batchnorm=True))(torch.zeros(0, 3, 64, 64))
@@ -385,13 +384,13 @@ def test_predictor_runs_the_configured_fast_path(trained, tmp_path):
     import numpy as np
 
     from eanet.config import load_config
+    from eanet.inference.fast import SpeedModel
     from eanet.inference.predictor import Predictor
-    from eanet.model.checkpoint import save_model
-    from eanet.model.fast import SpeedModel
+    from eanet.run_checkpoint import save_checkpoint
 
     model, cfg, images, _, _, _ = trained
     path = tmp_path / "tiny.safetensors"
-    save_model(model, cfg, path)
+    save_checkpoint(model, cfg, path)
     inference = load_config(None, ["inference.speed.fold_batchnorm=true", "inference.speed.precision=bf16"]).inference
     assert inference.speed == SpeedConfig(fold_batchnorm=True, precision="bf16")
     crop = (images[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # (H, W, 3) uint8

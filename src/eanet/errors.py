@@ -5,6 +5,9 @@ Every message says what is wrong and what to do about it.
 
 from __future__ import annotations
 
+#: What to do about a checkpoint or exported file whose recorded metadata is damaged.
+DAMAGED_FILE_REMEDY = "the file was damaged or edited; download or copy it again from where it came from"
+
 
 class UserError(Exception):
     """Base class of errors caused by input, files or configuration, not by a bug."""

@@ -1,6 +1,7 @@
 """Fast inference paths behind one configuration: precision, memory layout, compilation, CUDA graphs, ONNX Runtime.
 
-    >>> from eanet.speed import SpeedConfig, apply_speed_options, preset
+    >>> from eanet.speed import preset
+    >>> from eanet.inference.fast import apply_speed_options
     >>> fast = apply_speed_options(model, preset("gpu-throughput"), device="cuda")  # doctest: +SKIP
     >>> pred = fast(img)  # same contract as EANet.forward: (B, 3, H, W) in [0, 1] -> TwoHandPrediction (fp32)
 
@@ -19,30 +20,21 @@ measured against it (``eanet bench``, ``tests/test_speed_agreement.py``). Three 
 * ``int8`` (ONNX Runtime dynamic int8 of the transformer matrix products, CPU): a separate, clearly labelled path
   whose agreement is measured and reported, not held to either bound.
 
-This module is light (no torch import): configurations load without it. The machinery is in
-:mod:`eanet.model.fast`; :func:`apply_speed_options` and :class:`SpeedModel` are re-exported from there.
+This module is light (no torch import): configurations load without it. The machinery (:func:`apply_speed_options`,
+:class:`SpeedModel`, ...) is in :mod:`eanet.inference.fast`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-from eanet._lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from eanet.model.fast import SpeedModel, apply_speed_options, fold_batchnorm, quantize_onnx_int8
+from typing import Any, Literal
 
 __all__ = [
     "SpeedConfig",
     "PRESETS",
     "preset",
     "agreement_class",
-    "apply_speed_options",
-    "SpeedModel",
-    "fold_batchnorm",
-    "quantize_onnx_int8",
 ]
 
 #: ``torch``: PyTorch (CPU or CUDA). ``onnxruntime``: an ``eanet export`` ONNX file run by ONNX Runtime (CPU).
@@ -185,13 +177,3 @@ def preset(name: str) -> SpeedConfig:
     except KeyError:
         raise ValueError(f"unknown speed preset {name!r}; known: {', '.join(PRESETS)}") from None
 
-
-_LAZY = {
-    "apply_speed_options": "eanet.model.fast",
-    "SpeedModel": "eanet.model.fast",
-    "fold_batchnorm": "eanet.model.fast",
-    "quantize_onnx_int8": "eanet.model.fast",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -77,12 +77,12 @@ def test_checkpoint_with_box(photo, tmp_path, capsys):
 
     from eanet.config import load_config
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     cfg = load_config("eanet", TINY_OVERRIDES)
     torch.manual_seed(0)
     ckpt = tmp_path / "tiny.safetensors"
-    save_model(build_model(cfg.model, cfg.hand_model), cfg, ckpt, extra_metadata={"global_step": "7"})
+    save_checkpoint(build_model(cfg.model, cfg.hand_model), cfg, ckpt, extra_metadata={"global_step": "7"})
     out = tmp_path / "out"
     code = main(["analyze", "--checkpoint", str(ckpt), "--images", str(photo), "--bbox", "5,5,50,60",
                  "--out", str(out), "--device", "cpu"])  # fmt: skip
@@ -116,7 +116,7 @@ def test_provenance_names_synthetic_training_data_and_official_weights(tmp_path)
     from eanet.analysis.runner import checkpoint_provenance
     from eanet.config import load_config
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     data = tmp_path / "synth"
     data.mkdir()
@@ -125,12 +125,12 @@ def test_provenance_names_synthetic_training_data_and_official_weights(tmp_path)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=str(data)))
     torch.manual_seed(0)
     model = build_model(cfg.model, cfg.hand_model)
-    save_model(model, cfg, tmp_path / "a.safetensors", extra_metadata={"global_step": "80"})
+    save_checkpoint(model, cfg, tmp_path / "a.safetensors", extra_metadata={"global_step": "80"})
     info = checkpoint_provenance(tmp_path / "a.safetensors")
     assert info["trained"] is True and info["global_step"] == 80
     assert "synthetic" in info["description"] and str(data) in info["train_data"]
-    save_model(model, cfg, tmp_path / "b.safetensors")
+    save_checkpoint(model, cfg, tmp_path / "b.safetensors")
     assert checkpoint_provenance(tmp_path / "b.safetensors")["trained"] is None
-    save_model(model, cfg, tmp_path / "c.safetensors", extra_metadata={"source": "official:snapshot_29.pth.tar"})
+    save_checkpoint(model, cfg, tmp_path / "c.safetensors", extra_metadata={"source": "official:snapshot_29.pth.tar"})
     assert checkpoint_provenance(tmp_path / "c.safetensors")["weights"] == "official"
     assert checkpoint_provenance(tmp_path / "snapshot_29.pth.tar")["trained"] is True

@@ -35,8 +35,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     import torch
 
     from eanet.cli import main
-    from eanet.model.checkpoint import save_model
     from eanet.model.provenance import TrainingData
+    from eanet.run_checkpoint import save_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors on a shared 2-core machine: a second thread mostly spins
@@ -45,7 +45,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
         model, cfg = tiny_model_and_config()
         checkpoint = root / "tiny.safetensors"
         # recorded as trained on synthetic data: the ONNX file must carry that on
-        save_model(model, cfg, checkpoint, training_data=TrainingData("interhand26m", "/data/synth", True, 5, "test"))
+        save_checkpoint(model, cfg, checkpoint, training_data=TrainingData("interhand26m", "/data/synth", True, 5, "test"))
         out = root / "tiny.onnx"
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):

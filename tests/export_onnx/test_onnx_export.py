@@ -127,7 +127,8 @@ def _test_image(size: int = 96) -> np.ndarray:
 
 
 def test_predictor_runs_on_the_onnx_file(exported):
-    from eanet.export_onnx import OnnxModel, predictor_from_onnx
+    from eanet.export_onnx import OnnxModel
+    from eanet.inference.onnx_predictor import predictor_from_onnx
     from eanet.inference.predictor import Predictor
 
     image = _test_image()
@@ -152,9 +153,9 @@ def test_predictor_runs_on_the_onnx_file(exported):
 
 
 def test_a_different_hand_model_is_refused(exported, make_random_hand_data):
-    from eanet.export_onnx import predictor_from_onnx
     from eanet.hand_model import HandModelLayer
     from eanet.hand_model.config import HandModelConfig
+    from eanet.inference.onnx_predictor import predictor_from_onnx
 
     other = (HandModelLayer(make_random_hand_data("right")), HandModelLayer(make_random_hand_data("left")))
     with pytest.raises(CheckpointMismatchError, match="exported with the 'open' hand model"):
@@ -217,7 +218,7 @@ def test_full_architecture_parity_and_latency(tmp_path):
     latency of ONNX Runtime vs PyTorch (numbers for docs/onnx.md, no timing assertion)."""
     import time
 
-    from eanet.config import Config
+    from eanet.config import Config, config_to_dict
     from eanet.export_onnx import OnnxModel, compare_with_torch, export_onnx
     from eanet.export_onnx.export import benchmark_latency
     from eanet.hand_model import build_hand_models
@@ -229,7 +230,7 @@ def test_full_architecture_parity_and_latency(tmp_path):
     model = perturb_(build_model(cfg.model, hand_models=build_hand_models(cfg.hand_model))).eval()
     path = tmp_path / "eanet.onnx"
     t0 = time.perf_counter()
-    export_onnx(model, cfg, path)
+    export_onnx(model, cfg.model, cfg.hand_model, config_to_dict(cfg), path)
     export_s = time.perf_counter() - t0
     onnx_model = OnnxModel(path)
     report = compare_with_torch(model, onnx_model, (1, 2))
@@ -248,7 +249,7 @@ def test_web_demo_runs_on_the_onnx_file(exported):
 
     from PIL import Image
 
-    from eanet.export_onnx import predictor_from_onnx
+    from eanet.inference.onnx_predictor import predictor_from_onnx
     from eanet.web.app import DemoRunner, DemoSettings
 
     buffer = io.BytesIO()
@@ -267,7 +268,7 @@ def test_metadata_flags_mano_data(make_random_hand_data):
     """A graph built with MANO layers carries MANO's arrays as constants: the metadata says so (licence)."""
     from onnx_helpers import TINY
 
-    from eanet.config import Config
+    from eanet.config import Config, config_to_dict
     from eanet.export_onnx.export import _metadata
     from eanet.hand_model import HandModelLayer
     from eanet.hand_model.config import HandModelConfig
@@ -277,6 +278,6 @@ def test_metadata_flags_mano_data(make_random_hand_data):
     layers = [HandModelLayer(dataclasses.replace(make_random_hand_data(s), is_mano=True)) for s in ("right", "left")]
     cfg = Config(model=ModelConfig(**TINY), hand_model=HandModelConfig(kind="mano"))
     model = build_model(cfg.model, hand_models=tuple(layers))
-    meta = _metadata(model, cfg, "abc", "x.safetensors", 20)
+    meta = _metadata(model, cfg.hand_model, config_to_dict(cfg), "abc", "x.safetensors", 20)
     assert meta["contains_mano_data"] == "true" and meta["hand_model_kind"] == "mano"
     assert json.loads(meta["config"])["hand_model"]["kind"] == "mano"

@@ -52,14 +52,14 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """``good``: a tiny random EANet checkpoint; ``nan``: the same with one weight tensor set to NaN."""
     import torch
 
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     folder = tmp_path_factory.mktemp("fault_ckpt")
     model, cfg = _tiny_model()
-    save_model(model, cfg, folder / "good.safetensors")
+    save_checkpoint(model, cfg, folder / "good.safetensors")
     with torch.no_grad():
         model.backbone.conv1.weight[0, 0, 0, 0] = float("nan")  # one corrupt value is enough to poison every output
-    save_model(model, cfg, folder / "nan.safetensors")
+    save_checkpoint(model, cfg, folder / "nan.safetensors")
     return {"good": folder / "good.safetensors", "nan": folder / "nan.safetensors"}
 
 

@@ -53,13 +53,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     import torch
 
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     cfg = tiny_model_config()
     torch.manual_seed(0)
     model = build_model(cfg.model, cfg.hand_model)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(model, cfg, path)
+    save_checkpoint(model, cfg, path)
     return path
 
 

@@ -143,13 +143,13 @@ def test_predict_with_a_mano_checkpoint(mano_dir, image_dir, tmp_path):
     from inference_helpers import tiny_model_config
 
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     cfg = tiny_model_config()
     cfg = dataclasses.replace(cfg, hand_model=dataclasses.replace(cfg.hand_model, kind="mano", mano_dir=str(mano_dir)))
     torch.manual_seed(0)
     ckpt = tmp_path / "mano_tiny.safetensors"
-    save_model(build_model(cfg.model, cfg.hand_model), cfg, ckpt)
+    save_checkpoint(build_model(cfg.model, cfg.hand_model), cfg, ckpt)
     out = tmp_path / "out"
     assert main(["predict", str(image_dir / "a.png"), "--checkpoint", str(ckpt), "--out", str(out), "--cropped",
                  "--mano-dir", str(mano_dir), "--no-render", "--no-progress"]) == 0  # fmt: skip

@@ -28,7 +28,7 @@ def checkpoints(tmp_path_factory):
     import torch
 
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     cfg = tiny_model_config()
     torch.manual_seed(0)
@@ -38,7 +38,7 @@ def checkpoints(tmp_path_factory):
     for name, record in (("synthetic", SYNTHETIC), ("untrained", TrainingData("interhand26m", "/d", False, 0, "t")),
                          ("unknown", None)):  # fmt: skip
         paths[name] = folder / f"{name}.safetensors"
-        save_model(model, cfg, paths[name], training_data=record)
+        save_checkpoint(model, cfg, paths[name], training_data=record)
     return paths
 
 

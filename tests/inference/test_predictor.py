@@ -190,7 +190,7 @@ def test_checkpoint_round_trip_and_hand_model_mismatch(tiny_checkpoint, image_di
 
     from eanet.inference.predictor import Predictor
     from eanet.model import build_model
-    from eanet.model.checkpoint import save_model
+    from eanet.run_checkpoint import save_checkpoint
 
     predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
     result = predictor.predict(image_dir / "a.png", cropped=True)
@@ -202,6 +202,6 @@ def test_checkpoint_round_trip_and_hand_model_mismatch(tiny_checkpoint, image_di
     # weights trained with another hand model (here: random test data) do not load with the open hand
     cfg = tiny_model_config()
     other = tmp_path / "other_hand.safetensors"
-    save_model(build_model(cfg.model, hand_models=hand_layers), cfg, other)
+    save_checkpoint(build_model(cfg.model, hand_models=hand_layers), cfg, other)
     with pytest.raises(CheckpointMismatchError, match="different"):
         Predictor.from_checkpoint(other, device="cpu")

@@ -12,8 +12,9 @@ from eanet.config import Config
 from eanet.errors import CheckpointMismatchError, InvalidInputError
 from eanet.hand_model import HandModelLayer
 from eanet.hand_model.config import HandModelConfig
-from eanet.model import build_model, load_model, save_model
+from eanet.model import build_model
 from eanet.model.checkpoint import hand_model_fingerprint, read_checkpoint
+from eanet.run_checkpoint import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture
@@ -22,13 +23,13 @@ def saved(hand_layers, tmp_path):
     cfg = Config(model=tiny_config(interaction="extract_only", sjt_depth=2), hand_model=HandModelConfig(kind="open"))
     model = _perturb_(build_model(cfg.model, hand_models=hand_layers)).eval()
     path = tmp_path / "model.safetensors"
-    save_model(model, cfg, path, extra_metadata={"note": "test"})
+    save_checkpoint(model, cfg, path, extra_metadata={"note": "test"})
     return model, cfg, path
 
 
 def test_round_trip_rebuilds_the_model_from_the_file_alone(saved, hand_layers):
     model, cfg, path = saved
-    loaded, loaded_cfg = load_model(path, hand_models=hand_layers)
+    loaded, loaded_cfg = load_checkpoint(path, hand_models=hand_layers)
     assert loaded_cfg == cfg
     assert not loaded.training
     assert loaded.interaction.adapt is None  # the architecture came from the stored configuration
@@ -46,11 +47,11 @@ def test_a_different_hand_model_is_refused(saved, make_random_hand_data):
     _, _, path = saved
     other = tuple(HandModelLayer(make_random_hand_data(side, seed=99)) for side in ("right", "left"))
     with pytest.raises(CheckpointMismatchError, match="trained with the 'open' hand model"):
-        load_model(path, hand_models=other)
+        load_checkpoint(path, hand_models=other)
     with pytest.raises(CheckpointMismatchError, match="kind: trained with 'open', given 'mano'.*kind='open'"):
-        load_model(path, hand_model_cfg=HandModelConfig(kind="mano"))
+        load_checkpoint(path, hand_model_cfg=HandModelConfig(kind="mano"))
     with pytest.raises(CheckpointMismatchError, match="not MANO"):
-        load_model(path, mano_dir="/somewhere")
+        load_checkpoint(path, mano_dir="/somewhere")
 
 
 def test_damaged_or_foreign_files_are_clear_errors(saved, tmp_path, hand_layers):
@@ -60,7 +61,7 @@ def test_damaged_or_foreign_files_are_clear_errors(saved, tmp_path, hand_layers)
     damaged = tmp_path / "damaged.safetensors"
     save_file(state, str(damaged), metadata=metadata)
     with pytest.raises(CheckpointMismatchError, match=r"missing 1: \['rotation_head\.cam\.left\.bias'\]"):
-        load_model(damaged, hand_models=hand_layers)
+        load_checkpoint(damaged, hand_models=hand_layers)
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(2)}, str(foreign))
     with pytest.raises(InvalidInputError, match="not an eanet checkpoint"):
@@ -74,8 +75,8 @@ def test_damaged_or_foreign_files_are_clear_errors(saved, tmp_path, hand_layers)
 def test_saving_with_a_configuration_of_another_architecture_is_refused(saved, tmp_path):
     model, cfg, _ = saved
     wrong = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=64))
-    with pytest.raises(CheckpointMismatchError, match="do not match cfg.model"):
-        save_model(model, wrong, tmp_path / "wrong.safetensors")
+    with pytest.raises(CheckpointMismatchError, match="do not match model_cfg"):
+        save_checkpoint(model, wrong, tmp_path / "wrong.safetensors")
 
 
 def test_to_official_refuses_other_architectures(saved, tmp_path):
@@ -99,7 +100,7 @@ def test_checkpoints_recording_the_removed_data_sizes_still_load(saved, tmp_path
         save_file(state, str(old), metadata={**metadata, "config": json.dumps(recorded)})
         return old
 
-    _, loaded_cfg = load_model(write([64, 64], [4, 2, 2]), hand_models=hand_layers)
+    _, loaded_cfg = load_checkpoint(write([64, 64], [4, 2, 2]), hand_models=hand_layers)
     assert loaded_cfg == cfg
     with pytest.raises(InvalidInputError, match=r"data\.heatmap_shape \[8, 2, 2\] disagrees with the model's \[4, 2, 2\]"):
-        load_model(write([64, 64], [8, 2, 2]), hand_models=hand_layers)
+        load_checkpoint(write([64, 64], [8, 2, 2]), hand_models=hand_layers)

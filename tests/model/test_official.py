@@ -10,6 +10,7 @@ from official_reference import reference_forward
 from test_eanet import _perturb_
 
 from eanet.cli import main
+from eanet.config import recorded_config
 from eanet.errors import CheckpointMismatchError, UnsafeFileError
 from eanet.model import build_model
 from eanet.model.checkpoint import read_checkpoint, read_training_data
@@ -103,7 +104,8 @@ def test_convert_command_round_trip_is_exact(fake_official, tmp_path):
     path, network = fake_official
     ours_path, back_path = tmp_path / "eanet.safetensors", tmp_path / "snapshot_back.pth.tar"
     assert main(["convert-official", str(path), "--out", str(ours_path)]) == 0
-    state, cfg, metadata = read_checkpoint(ours_path)
+    state, run_config, metadata = read_checkpoint(ours_path)
+    cfg = recorded_config(run_config, ours_path)
     assert cfg.hand_model.kind == "mano" and cfg.hand_model.mano_dir is None
     assert metadata["official_epoch"] == "29" and metadata["source"] == "official:snapshot_29.pth.tar"
     release = read_training_data(ours_path)  # the release: InterHand2.6M, real photos

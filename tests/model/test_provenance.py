@@ -12,7 +12,7 @@ from eanet.data.config import DataConfig
 from eanet.data.synthetic_manifest import MANIFEST_NAME
 from eanet.errors import InvalidInputError
 from eanet.hand_model.config import HandModelConfig
-from eanet.model import build_model, save_model
+from eanet.model import build_model
 from eanet.model.checkpoint import read_checkpoint, read_training_data
 from eanet.model.official import read_official_checkpoint, write_official_checkpoint
 from eanet.model.provenance import (
@@ -20,6 +20,7 @@ from eanet.model.provenance import (
     official_training_data,
     training_data_for_run,
 )
+from eanet.run_checkpoint import save_checkpoint
 
 
 @pytest.fixture
@@ -41,13 +42,13 @@ def test_record_round_trips_through_save_model(tiny, tmp_path):
     record = training_data_for_run(DataConfig(root=str(root)), global_step=7)
     assert record == TrainingData("interhand26m", str(root.resolve()), True, 7, "eanet train")
     path = tmp_path / "model.safetensors"
-    save_model(model, cfg, path, training_data=record)
+    save_checkpoint(model, cfg, path, training_data=record)
     assert read_training_data(path) == record
     _, _, metadata = read_checkpoint(path)
     assert json.loads(metadata["training_data"])["synthetic"] is True
     # a file saved without a record: unknown (None), never assumed real
     bare = tmp_path / "bare.safetensors"
-    save_model(model, cfg, bare)
+    save_checkpoint(model, cfg, bare)
     assert read_training_data(bare) is None
 
 
@@ -91,6 +92,6 @@ def test_official_release_is_interhand_and_our_exports_keep_their_record(tmp_pat
 def test_a_damaged_record_is_an_error_naming_the_file(tiny, tmp_path, text, expected):
     model, cfg = tiny
     path = tmp_path / "edited.safetensors"
-    save_model(model, cfg, path, extra_metadata={"training_data": text})
+    save_checkpoint(model, cfg, path, extra_metadata={"training_data": text})
     with pytest.raises(InvalidInputError, match=rf"edited\.safetensors.*{expected}.*damaged or edited"):
         read_training_data(path)

@@ -54,11 +54,11 @@ def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r["kind"] == "eval"] == [0, 1, 2]
 
-    from eanet.model import load_model
     from eanet.model.checkpoint import read_training_data
+    from eanet.run_checkpoint import load_checkpoint
     from eanet.train.checkpoint import load_training_checkpoint
 
-    model, saved_cfg = load_model(run / "model.safetensors")
+    model, saved_cfg = load_checkpoint(run / "model.safetensors")
     assert model.backbone.name == "resnet18" and saved_cfg.train.epochs == 2
     # What the weights were trained on: eanet synth's data (its manifest), with the steps each file's weights had.
     final = read_training_data(run / "model.safetensors")

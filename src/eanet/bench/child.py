@@ -110,7 +110,7 @@ def _main(folder: str, threads: str, backend: str = "torch") -> None:
         import onnxruntime  # noqa: F401 (counted in the "imported" memory)
 
         from eanet.export_onnx.runtime import OnnxModel
-        from eanet.model.fast import ort_session
+        from eanet.inference.fast import ort_session
 
         imported = _status_mb("VmRSS")
         model = OnnxModel(backend, num_threads=int(threads))

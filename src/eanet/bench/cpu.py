@@ -62,15 +62,16 @@ def cpu_variants(onnx: bool, compile_cpu: bool, bf16: bool = False) -> list[CpuV
 def onnx_export(ctx: BenchContext) -> Any:
     """``(fp32 file, int8 file)`` of the benchmark's weights, exported once and cached in the work folder."""
     from eanet.bench.workload import state_fingerprint
+    from eanet.config import config_to_dict
     from eanet.export_onnx.export import export_onnx
-    from eanet.model.fast import folded_copy, quantize_onnx_int8
+    from eanet.inference.fast import folded_copy, quantize_onnx_int8
 
     key = state_fingerprint(ctx.model)
     folder = ctx.work_dir / f"onnx-folded-{key}"
     fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
     if not fp32.is_file():
         t0 = time.perf_counter()
-        export_onnx(folded_copy(ctx.model), ctx.cfg, fp32)
+        export_onnx(folded_copy(ctx.model), ctx.cfg.model, ctx.cfg.hand_model, config_to_dict(ctx.cfg), fp32)
         ctx.results.setdefault("timings_s", {})["onnx_export"] = time.perf_counter() - t0
     if not int8.is_file():
         quantize_onnx_int8(fp32, int8)
@@ -78,7 +79,7 @@ def onnx_export(ctx: BenchContext) -> Any:
 
 
 def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     opts = ctx.options
     cpu = torch.device("cpu")

@@ -1,6 +1,6 @@
 """Section ``inference``: the full model (network, rotation conversions, both hand-model layers) per batch size.
 
-Every variant is a :class:`~eanet.speed.SpeedConfig` run through :func:`~eanet.speed.apply_speed_options`, timed on
+Every variant is a :class:`~eanet.speed.SpeedConfig` run through :func:`~eanet.inference.fast.apply_speed_options`, timed on
 the benchmark device (CUDA events, median of repeated calls after warm-up, four input batches in rotation so no
 call reads a cached input), with its peak memory and its agreement with the fp32 reference on synthetic test crops.
 """
@@ -74,7 +74,7 @@ def _speed_for_batches(speed: SpeedConfig, batch_sizes: tuple[int, ...]) -> Spee
 
 def reference_outputs(ctx: BenchContext, device: torch.device) -> Any:
     """The fp32 reference prediction on the agreement images (computed once per device)."""
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     key = f"reference_outputs_{device}"
     if key not in ctx.results:
@@ -121,7 +121,7 @@ def run_inference(ctx: BenchContext) -> dict[str, Any]:
 def _ceilings(ctx: BenchContext) -> dict[str, Any]:
     """Matrix-product rates of the device (fp32 without TF32, TF32, bf16) and the arithmetic floor per image."""
     from eanet.bench.ceilings import matmul_rate
-    from eanet.model.fast import fp32_matmul_precision
+    from eanet.inference.fast import fp32_matmul_precision
 
     n = 8192 if ctx.cuda else (256 if ctx.quick else 2048)
     out: dict[str, Any] = {}
@@ -146,7 +146,7 @@ def _measure_variant(
     rows: list[dict[str, Any]],
 ) -> None:
     """Append one row per batch size to ``rows`` (as they are measured, so a later failure keeps them)."""
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     opts, device = ctx.options, ctx.device
     H, W = ctx.model.input_size

@@ -27,7 +27,7 @@ def _two_calls(fn) -> Any:
 def run_memory(ctx: BenchContext) -> dict[str, Any]:
     from eanet.bench.training import TrainStep, TrainVariant
     from eanet.bench.workload import load_batches, move_batch
-    from eanet.speed import apply_speed_options
+    from eanet.inference.fast import apply_speed_options
 
     opts = ctx.options
     params = sum(p.numel() for p in ctx.model.parameters())

@@ -24,7 +24,7 @@ from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.memory import peak_memory_mb
 from eanet.bench.timing import synchronize, time_calls
 from eanet.bench.workload import load_batches, move_batch
-from eanet.model.fast import flatten_prediction, fp32_matmul_precision, unflatten_prediction
+from eanet.inference.fast import flatten_prediction, fp32_matmul_precision, unflatten_prediction
 
 __all__ = ["TrainVariant", "TrainStep", "train_variants", "run_train_step"]
 

@@ -56,9 +56,9 @@ QUICK_OVERRIDES: tuple[str, ...] = (
 def load_bench_model(cfg: Config, checkpoint: str | None, seed: int = 0) -> tuple[EANet, Config, str]:
     """``(model on the CPU in eval mode, its Config, a description of the weights)``."""
     if checkpoint is not None:
-        from eanet.model.checkpoint import load_model
+        from eanet.run_checkpoint import load_checkpoint
 
-        model, ckpt_cfg = load_model(checkpoint, "cpu", hand_model_cfg=cfg.hand_model)
+        model, ckpt_cfg = load_checkpoint(checkpoint, "cpu", hand_model_cfg=cfg.hand_model)
         return model.eval(), dataclasses.replace(cfg, model=ckpt_cfg.model, hand_model=ckpt_cfg.hand_model), (
             f"checkpoint {Path(checkpoint).name}"
         )

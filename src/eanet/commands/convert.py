@@ -57,11 +57,13 @@ def run(args: argparse.Namespace) -> int:
     if dst.exists() and not args.force:
         raise CommandError(f"{dst} exists; pass --force to overwrite it")
     if args.to_official:
+        from eanet.config import recorded_config
         from eanet.model import model_kwargs
         from eanet.model.checkpoint import read_checkpoint
         from eanet.model.official import official_model_config, write_official_checkpoint
 
-        state, cfg, metadata = read_checkpoint(src)
+        state, run_config, metadata = read_checkpoint(src)
+        cfg = recorded_config(run_config, src)
         ignore = {"backbone_weights"}
         ours = {k: v for k, v in model_kwargs(cfg.model).items() if k not in ignore}
         official = {k: v for k, v in model_kwargs(official_model_config()).items() if k not in ignore}
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         logger.info("wrote official checkpoint %s (%d weights)", dst, len(state))
         return 0
 
-    from eanet.config import Config
+    from eanet.config import Config, config_to_dict
     from eanet.hand_model.config import HandModelConfig
     from eanet.model.checkpoint import hand_model_fingerprint, save_state
     from eanet.model.official import convert_official_state_dict, official_model_config, read_official_checkpoint
@@ -108,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("the official weights were trained with MANO; with the open hand model the meshes will differ")
     save_state(
         state,
-        cfg,
+        hand_cfg,
+        config_to_dict(cfg),
         dst,
         hand_model_fingerprint=fingerprint,
         extra_metadata={"source": f"official:{src.name}", "official_epoch": str(meta["epoch"])},

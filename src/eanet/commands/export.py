@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{out} exists; pass --force to overwrite it")
     sizes = _batch_sizes(args.check_batch_sizes)
 
-    from eanet.export_onnx.export import export_checkpoint
+    from eanet.run_checkpoint import export_checkpoint
 
     if args.benchmark < 0:
         raise CommandError(f"--benchmark must be 0 or more calls, got {args.benchmark}")

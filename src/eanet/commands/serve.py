@@ -91,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
     from eanet.web.uploads import UploadLimits
 
     if args.onnx:
-        from eanet.export_onnx.runtime import predictor_from_onnx
+        from eanet.inference.onnx_predictor import predictor_from_onnx
 
         predictor = predictor_from_onnx(args.onnx, mano_dir=args.mano_dir)
     elif not args.checkpoint:

@@ -18,7 +18,7 @@ InterHand2.6M's ground truth holds MANO parameters: train on it with hand_model.
 hand_model.mano_dir or $EANET_MANO_DIR). Data made by `eanet synth --hand-model open` trains the open hand model.
 
 Every run directory holds config.yaml, log.jsonl, tensorboard/, checkpoints/ (last N + best) and, at the end,
-model.safetensors and best.safetensors (load with `eanet eval --checkpoint ...` or eanet.model.load_model).
+model.safetensors and best.safetensors (load with `eanet eval --checkpoint ...` or eanet.run_checkpoint.load_checkpoint).
 Multi-node: torchrun --nnodes N --node_rank R --rdzv_endpoint HOST:PORT --nproc_per_node G -m eanet train ...
 """
 

@@ -282,12 +282,13 @@ class EvalOutputs:
 
 def _load_model_for_eval(checkpoint: Path, cfg: Any, device: torch.device) -> tuple[nn.Module, Any]:
     """The model in eval mode and the configuration it was built with (checkpoint's model/hand-model sections)."""
-    from eanet.model import load_model, load_official
+    from eanet.model import load_official
+    from eanet.run_checkpoint import load_checkpoint
 
     if not checkpoint.is_file():
         raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
     if checkpoint.suffix == ".safetensors":
-        model, ckpt_cfg = load_model(checkpoint, device, mano_dir=cfg.hand_model.mano_dir)
+        model, ckpt_cfg = load_checkpoint(checkpoint, device, mano_dir=cfg.hand_model.mano_dir)
         return model, ckpt_cfg
     if checkpoint.name.endswith((".pth.tar", ".pth", ".pt", ".tar")):
         mano_dir = cfg.hand_model.mano_dir

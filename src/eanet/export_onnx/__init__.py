@@ -1,6 +1,7 @@
 """ONNX export of the whole EANet (image -> parameters, joints, vertices) and an ONNX Runtime model for inference.
 
-    >>> from eanet.export_onnx import export_checkpoint, OnnxModel, predictor_from_onnx
+    >>> from eanet.run_checkpoint import export_checkpoint
+    >>> from eanet.inference.onnx_predictor import predictor_from_onnx
     >>> export_checkpoint("model.safetensors", "model.onnx", check=True)          # doctest: +SKIP
     >>> predictor = predictor_from_onnx("model.onnx")                               # doctest: +SKIP
     >>> result = predictor.predict("two_hands.png", cropped=True)                  # doctest: +SKIP
@@ -11,7 +12,10 @@ input is ``image`` ``(batch, 3, H, W)`` float32 RGB in ``[0, 1]``; its outputs a
 ``rel_trans``: see :data:`OUTPUT_NAMES` and ``docs/onnx.md``. The hand model is part of the graph, so the file
 carries the hand model's arrays: an export made with MANO contains MANO data and must not be shared.
 
-Importing this package is light: torch/onnx load in :mod:`.export`, onnxruntime in :mod:`.runtime`.
+Importing this package is light: torch/onnx load in :mod:`.export`, onnxruntime in :mod:`.runtime`. The package knows
+the ``model`` and ``hand_model`` configuration sections and the run configuration only as a plain dict; exporting a
+checkpoint file (:func:`eanet.run_checkpoint.export_checkpoint`) and a predictor from an exported file
+(:func:`eanet.inference.onnx_predictor.predictor_from_onnx`) live with the code that knows the whole ``Config``.
 """
 
 from __future__ import annotations
@@ -26,21 +30,17 @@ __all__ = [
     "OUTPUT_NAMES",
     "OnnxExportWrapper",
     "export_onnx",
-    "export_checkpoint",
     "compare_with_torch",
     "OnnxModel",
     "read_onnx_metadata",
-    "predictor_from_onnx",
 ]
 
 _LAZY = {
     "OnnxExportWrapper": "eanet.export_onnx.export",
     "export_onnx": "eanet.export_onnx.export",
-    "export_checkpoint": "eanet.export_onnx.export",
     "compare_with_torch": "eanet.export_onnx.export",
     "OnnxModel": "eanet.export_onnx.runtime",
     "read_onnx_metadata": "eanet.export_onnx.runtime",
-    "predictor_from_onnx": "eanet.export_onnx.runtime",
 }
 
 

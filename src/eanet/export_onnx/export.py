@@ -29,22 +29,23 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from eanet.errors import InvalidInputError, MissingFileError
+from eanet.errors import InvalidInputError
 from eanet.export_onnx.names import BATCH_DIM, FORMAT, FORMAT_VERSION, HAND_FIELDS, INPUT_NAME, OUTPUT_NAMES
-from eanet.fileio import file_sha256
+from eanet.export_onnx.runtime import OnnxModel
+from eanet.hand_model.config import HandModelConfig
+from eanet.model.checkpoint import check_run_config_sections, hand_model_fingerprint
+from eanet.model.config import ModelConfig
+from eanet.model.provenance import METADATA_KEY, TrainingData
+from eanet.version import __version__
 
 if TYPE_CHECKING:
-    from eanet.config import Config
-    from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
-    from eanet.model.provenance import TrainingData
 
 __all__ = [
     "OnnxExportWrapper",
     "ParityReport",
     "LatencyReport",
     "export_onnx",
-    "export_checkpoint",
     "compare_with_torch",
     "benchmark_latency",
 ]
@@ -77,23 +78,26 @@ class OnnxExportWrapper(nn.Module):
         return tuple(outputs)
 
 
-def _metadata(model: EANet, cfg: Config, checkpoint_sha256: str, checkpoint_name: str, opset: int) -> dict[str, str]:
-    import eanet
-    from eanet.config import config_to_dict
-    from eanet.model.checkpoint import hand_model_fingerprint
-
+def _metadata(
+    model: EANet,
+    hand_model_cfg: HandModelConfig,
+    run_config: dict[str, Any],
+    checkpoint_sha256: str,
+    checkpoint_name: str,
+    opset: int,
+) -> dict[str, str]:
     right, left = model.hand_models["right"], model.hand_models["left"]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "eanet_version": eanet.__version__,
+        "eanet_version": __version__,
         "torch_version": torch.__version__,
         "opset": str(opset),
-        "config": json.dumps(config_to_dict(cfg), sort_keys=True),
+        "config": json.dumps(run_config, sort_keys=True),
         "input_name": INPUT_NAME,
         "input_size_hw": ",".join(str(s) for s in model.input_size),
         "outputs": ",".join(OUTPUT_NAMES),
-        "hand_model_kind": cfg.hand_model.kind,
+        "hand_model_kind": hand_model_cfg.kind,
         "hand_model_name": str(getattr(right, "name", "")),
         "hand_model_fingerprint": hand_model_fingerprint(right, left),
         # MANO's license forbids redistributing its data; the graph holds the hand model's arrays as constants.
@@ -105,7 +109,9 @@ def _metadata(model: EANet, cfg: Config, checkpoint_sha256: str, checkpoint_name
 
 def export_onnx(
     model: EANet,
-    cfg: Config,
+    model_cfg: ModelConfig,
+    hand_model_cfg: HandModelConfig,
+    run_config: dict[str, Any],
     path: str | Path,
     *,
     opset: int | None = None,
@@ -119,8 +125,10 @@ def export_onnx(
     Args:
         model: an :class:`~eanet.model.eanet.EANet` with hand-model layers (moved to the CPU in eval mode for
             the trace).
-        cfg: the resolved configuration the model was built from (recorded; its ``model`` and ``hand_model``
-            sections must describe ``model``).
+        model_cfg: the architecture the model was built from.
+        hand_model_cfg: its hand model.
+        run_config: the resolved run configuration as a plain dict (``eanet.config.config_to_dict(cfg)``;
+            recorded; its ``model`` and ``hand_model`` sections must be ``model_cfg`` and ``hand_model_cfg``).
         path: output ``.onnx`` file (written atomically: a temporary file next to it, then renamed).
         opset: ONNX opset (default: the exporter's, 20 with torch 2.14).
         checkpoint_sha256: SHA-256 of the checkpoint the weights came from (recorded).
@@ -134,11 +142,12 @@ def export_onnx(
     """
     if getattr(model, "hand_models", None) is None:
         raise InvalidInputError("the model has no hand-model layers; build it with build_model() or load_model()")
-    if tuple(model.input_size) != tuple(cfg.model.input_size):
+    if tuple(model.input_size) != tuple(model_cfg.input_size):
         raise InvalidInputError(
-            f"the model's input size {model.input_size} differs from cfg.model.input_size {cfg.model.input_size}; "
+            f"the model's input size {model.input_size} differs from model_cfg.input_size {model_cfg.input_size}; "
             "pass the configuration the model was built from"
         )
+    check_run_config_sections(run_config, model=model_cfg, hand_model=hand_model_cfg)
     if example_batch < 2:
         raise InvalidInputError("example_batch must be at least 2 (a size-1 axis would be traced as a constant)")
     path = Path(path)
@@ -163,10 +172,8 @@ def export_onnx(
             verbose=False,
         )
     used_opset = int(program.model.opset_imports.get("", opset or 0))
-    metadata = _metadata(model, cfg, checkpoint_sha256, checkpoint_name, used_opset)
+    metadata = _metadata(model, hand_model_cfg, run_config, checkpoint_sha256, checkpoint_name, used_opset)
     if training_data is not None:
-        from eanet.model.provenance import METADATA_KEY
-
         metadata[METADATA_KEY] = training_data.to_json()
     program.model.metadata_props.update(metadata)
     program.model.doc_string = (
@@ -258,8 +265,6 @@ def compare_with_torch(
         images: explicit ``(B, 3, H, W)`` batches instead of random ones.
         seed: of the random batches.
     """
-    from eanet.export_onnx.runtime import OnnxModel
-
     if not isinstance(onnx_model, OnnxModel):
         onnx_model = OnnxModel(onnx_model)
     t0 = time.perf_counter()
@@ -316,8 +321,6 @@ def benchmark_latency(
 ) -> LatencyReport:
     """Time PyTorch (``inference_mode``) and ONNX Runtime on the same random batch, alternating calls so both see
     the same machine load; one warm-up call each. ``threads`` (default: torch's current count) is used by both."""
-    from eanet.export_onnx.runtime import OnnxModel
-
     threads = int(threads or torch.get_num_threads())
     onnx_model = OnnxModel(onnx_path, num_threads=threads)
     H, W = onnx_model.input_size
@@ -341,67 +344,3 @@ def benchmark_latency(
     finally:
         torch.set_num_threads(before)
     return report
-
-
-def load_for_export(
-    checkpoint: str | Path,
-    *,
-    mano_dir: str | Path | None = None,
-    hand_model_cfg: HandModelConfig | None = None,
-    with_training_data: bool = False,
-) -> tuple[EANet, Config] | tuple[EANet, Config, TrainingData | None]:
-    """Load our ``.safetensors`` checkpoint, or an official ``.pth.tar`` (MANO), on the CPU for export; with
-    ``with_training_data``, also what it was trained on (:mod:`eanet.model.provenance`; None when unknown)."""
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
-    if checkpoint.suffix == ".safetensors":
-        from eanet.model.checkpoint import load_model, read_training_data
-
-        model, cfg = load_model(checkpoint, "cpu", mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
-        return (model, cfg, read_training_data(checkpoint)) if with_training_data else (model, cfg)
-    import dataclasses
-
-    from eanet.config import Config
-    from eanet.hand_model.config import HandModelConfig
-    from eanet.model.official import load_official, official_model_config
-    from eanet.model.provenance import official_training_data
-
-    model, meta = load_official(checkpoint, mano_dir, hand_model_cfg=hand_model_cfg, device="cpu", with_metadata=True)
-    hand_cfg = hand_model_cfg or HandModelConfig(kind="mano", mano_dir=None if mano_dir is None else str(mano_dir))
-    cfg = dataclasses.replace(Config(), model=official_model_config(), hand_model=hand_cfg)
-    if with_training_data:
-        return model.eval(), cfg, official_training_data(meta, str(checkpoint))
-    return model.eval(), cfg
-
-
-def export_checkpoint(
-    checkpoint: str | Path,
-    out: str | Path,
-    *,
-    mano_dir: str | Path | None = None,
-    hand_model_cfg: HandModelConfig | None = None,
-    opset: int | None = None,
-    check: bool = False,
-    check_batch_sizes: Sequence[int] = (1, 2),
-    benchmark_repeats: int = 0,
-) -> tuple[dict[str, str], ParityReport | None, LatencyReport | None]:
-    """Export a checkpoint to ONNX; with ``check``, compare ONNX Runtime with PyTorch on random images; with
-    ``benchmark_repeats``, time both at batch 1.
-
-    Raises:
-        CheckpointMismatchError: the checkpoint was trained with another hand model than the one given (or found).
-
-    Returns:
-        ``(metadata written, parity report or None, latency report or None)``.
-    """
-    model, cfg, training_data = load_for_export(checkpoint, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg,
-                                                with_training_data=True)  # fmt: skip
-    checkpoint = Path(checkpoint)
-    metadata = export_onnx(
-        model, cfg, out, opset=opset, checkpoint_sha256=file_sha256(checkpoint), checkpoint_name=checkpoint.name,
-        training_data=training_data,
-    )  # fmt: skip
-    report = compare_with_torch(model, out, check_batch_sizes) if check else None
-    latency = benchmark_latency(model, out, repeats=benchmark_repeats) if benchmark_repeats > 0 else None
-    return metadata, report, latency

@@ -2,41 +2,38 @@
 
 :class:`OnnxModel` has the model's calling contract (``(B, 3, H, W) float tensor in [0, 1] -> TwoHandPrediction``,
 ``input_size``, ``feature_grid``), which is the seam :class:`eanet.inference.predictor.Predictor` runs through.
-:func:`predictor_from_onnx` builds the hand model recorded in the file (needed for faces and the mean pose of the
-exports), checks it is the one the graph was exported with, and returns a ready predictor.
+:func:`eanet.inference.onnx_predictor.predictor_from_onnx` builds the hand model recorded in the file (needed for
+faces and the mean pose of the exports), checks it is the one the graph was exported with, and returns a ready
+predictor.
 
 Only ``onnxruntime`` is needed here (not ``onnx`` or ``onnxscript``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from eanet.config_dict import section_from_dict
 from eanet.errors import InvalidInputError, MissingFileError, UserError
 from eanet.export_onnx.names import FORMAT, FORMAT_VERSION, HAND_FIELDS, INPUT_NAME, OUTPUT_NAMES, output_name
-from eanet.hand_model.config import resolve_recorded_hand_model
+from eanet.hand_model.config import HandModelConfig
 from eanet.hand_model.skeleton import HANDS
+from eanet.model.checkpoint import check_hand_model_fingerprint
+from eanet.model.config import ModelConfig
 from eanet.structures import HandPrediction, TwoHandPrediction
 
-if TYPE_CHECKING:
-    from eanet.config import Config
-    from eanet.hand_model.config import HandModelConfig
-    from eanet.inference.config import InferenceConfig
-    from eanet.inference.detect import HandDetector
-    from eanet.inference.predictor import Predictor
-
-__all__ = ["OnnxModel", "read_onnx_metadata", "predictor_from_onnx"]
+__all__ = ["OnnxModel", "read_onnx_metadata"]
 
 logger = logging.getLogger(__name__)
+
 
 def _import_onnxruntime():
     try:
@@ -94,14 +91,14 @@ class OnnxModel:
     Attributes:
         path: the file.
         metadata: its ``metadata_props`` (configuration, hand model, checkpoint hash).
-        config: the resolved :class:`~eanet.config.Config` recorded at export.
+        run_config: the resolved run configuration recorded at export, as a plain dict
+            (``eanet.config.config_from_dict`` makes it a ``Config``).
+        model_config, hand_model_config: its ``model`` and ``hand_model`` sections.
         input_size: ``(H, W)``; feature_grid: ``(h, w)`` of the heatmap.
         hand_model_kind, hand_model_fingerprint: of the hand model inside the graph.
     """
 
     def __init__(self, path: str | Path, *, providers: Sequence[str] | None = None, num_threads: int | None = None):
-        from eanet.config import config_from_recorded_dict
-
         self.path = Path(path)
         self.session = _session(self.path, providers, num_threads)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -113,10 +110,14 @@ class OnnxModel:
                 f"{self.path}: graph inputs {inputs} / outputs {outputs} are not those of format version "
                 f"{FORMAT_VERSION}; the file was edited or is damaged"
             )
-        # Older exports may record data.input_size/heatmap_shape (now the model's alone).
-        self.config: Config = config_from_recorded_dict(json.loads(self.metadata["config"]))
-        self.input_size: tuple[int, int] = tuple(int(s) for s in self.config.model.input_size)  # type: ignore[assignment]
-        self.feature_grid: tuple[int, int] = self.config.model.feature_grid
+        self.run_config: dict[str, Any] = json.loads(self.metadata["config"])
+        # A section the record lacks has its defaults, as everywhere in the configuration system.
+        self.model_config: ModelConfig = section_from_dict(ModelConfig, self.run_config.get("model", {}), "model")
+        self.hand_model_config: HandModelConfig = section_from_dict(
+            HandModelConfig, self.run_config.get("hand_model", {}), "hand_model"
+        )
+        self.input_size: tuple[int, int] = tuple(int(s) for s in self.model_config.input_size)  # type: ignore[assignment]
+        self.feature_grid: tuple[int, int] = self.model_config.feature_grid
         self.hand_model_kind = self.metadata.get("hand_model_kind", "")
         self.hand_model_fingerprint = self.metadata.get("hand_model_fingerprint", "")
 
@@ -144,69 +145,8 @@ class OnnxModel:
 
     def check_hand_models(self, right: torch.nn.Module, left: torch.nn.Module) -> None:
         """Raise :class:`CheckpointMismatchError` unless these layers are the hand model inside the graph."""
-        from eanet.model.checkpoint import check_hand_model_fingerprint
-
         check_hand_model_fingerprint(
             self.hand_model_fingerprint, right, left, source=self.path, made="exported", kind=self.hand_model_kind,
             name=self.metadata.get("hand_model_name", ""),
         )  # fmt: skip
 
-
-def predictor_from_onnx(
-    path: str | Path,
-    *,
-    config: InferenceConfig | None = None,
-    mano_dir: str | Path | None = None,
-    hand_model_cfg: HandModelConfig | None = None,
-    detector: HandDetector | None = None,
-    providers: Sequence[str] | None = None,
-    num_threads: int | None = None,
-    hand_models: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-) -> Predictor:
-    """A :class:`~eanet.inference.predictor.Predictor` whose network is the ONNX file (run by ONNX Runtime).
-
-    Args:
-        path: the ``.onnx`` file.
-        config: inference settings (default: the ``inference`` section recorded at export).
-        mano_dir: MANO directory for files exported with MANO (default ``$EANET_MANO_DIR``).
-        hand_model_cfg: a full hand-model configuration instead (must match the recorded one).
-        detector: hand detector for images without a box (default: the predictor's).
-        providers, num_threads: see :class:`OnnxModel`.
-        hand_models: ready ``(right, left)`` layers instead of building them (still fingerprint-checked).
-
-    Raises:
-        CheckpointMismatchError: the hand model found is not the one inside the graph.
-    """
-    from eanet.inference.predictor import Predictor
-
-    model = OnnxModel(path, providers=providers, num_threads=num_threads)
-    if hand_models is None:
-        from eanet.hand_model import build_hand_models
-
-        # The exporting machine's MANO directory means nothing here: $EANET_MANO_DIR or an explicit one.
-        recorded = dataclasses.replace(model.config.hand_model, mano_dir=None)
-        hand_cfg = resolve_recorded_hand_model(recorded, hand_model_cfg, mano_dir, source=model.path, made="exported")
-        hand_models = build_hand_models(hand_cfg)
-    model.check_hand_models(*hand_models)
-    info: dict[str, Any] = {
-        "backend": "onnxruntime",
-        "onnx_file": model.path.name,
-        "checkpoint_file": model.metadata.get("checkpoint_file", ""),
-        "checkpoint_sha256": model.metadata.get("checkpoint_sha256", ""),
-    }
-    from eanet.model.provenance import TrainingData
-
-    training_data = TrainingData.from_metadata(model.metadata, str(model.path))
-    return Predictor(
-        model,
-        hand_models,
-        config=config if config is not None else model.config.inference,
-        device="cpu",
-        input_size=model.input_size,
-        feature_grid=model.feature_grid,
-        detector=detector,
-        model_info=info,
-        hand_model_kind=model.hand_model_kind,
-        training_data=training_data,
-        training_data_unknown_because=f"{model.path.name} was exported by an older eanet or from a checkpoint without it",
-    )

@@ -18,6 +18,7 @@ compiled, half-precision or ONNX Runtime model can be put in place of the PyTorc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -29,9 +30,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from eanet.errors import InvalidInputError, UserError
+from eanet.errors import InvalidInputError, MissingFileError, UserError
+from eanet.geometry import axis_angle_to_rotmat
+from eanet.hand_model import build_hand_models
+from eanet.hand_model.config import HandModelConfig
 from eanet.inference.config import InferenceConfig
-from eanet.inference.detect import Detection, HandDetector, NoHandsDetectedError, two_hand_box
+from eanet.inference.detect import (
+    Detection,
+    DetectorUnavailableError,
+    HandDetector,
+    MediaPipeHandDetector,
+    NoHandsDetectedError,
+    two_hand_box,
+)
+from eanet.inference.fast import apply_speed_options
+from eanet.inference.fit import (
+    FitReport,
+    KeypointFitter,
+    MeanHandNetwork,
+    fit_image_prediction,
+    keypoints_from_detections,
+)
 from eanet.inference.inputs import InputError, as_rgb_array, check_image_size
 from eanet.inference.placement import (
     Crop,
@@ -50,7 +69,11 @@ from eanet.inference.reliability import (
     training_data_summary,
 )
 from eanet.inference.result import FailedPrediction, HandResult, ImagePrediction
+from eanet.model.checkpoint import read_metadata
+from eanet.model.official import load_official
 from eanet.model.provenance import TrainingData, official_training_data
+from eanet.run_checkpoint import load_checkpoint
+from eanet.speed import SpeedConfig
 from eanet.structures import TwoHandPrediction
 
 __all__ = ["Predictor", "PreparedInput", "resolve_device", "check_finite_weights"]
@@ -200,16 +223,12 @@ class Predictor:
             MissingFileError / InvalidInputError: missing or unreadable checkpoint, or one whose weights hold NaN or
                 infinity (refused here, at load, rather than writing NaN meshes for every input).
         """
-        from eanet.errors import MissingFileError
-
         path = Path(path).expanduser()
         dev = resolve_device(device)
         if not path.is_file():
             raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
         if path.suffix == ".safetensors":
-            from eanet.model.checkpoint import load_model, read_metadata
-
-            model, cfg = load_model(path, dev, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
+            model, cfg = load_checkpoint(path, dev, mano_dir=mano_dir, hand_model_cfg=hand_model_cfg)
             config = config or cfg.inference
             kind = cfg.hand_model.kind
             info = {"checkpoint": str(path), "source": "eanet checkpoint", "architecture": _arch_summary(cfg.model)}
@@ -217,8 +236,6 @@ class Predictor:
             training_data = TrainingData.from_metadata(metadata, str(path))
             unknown_because = _unknown_training_data_reason(path, metadata)
         elif path.name.endswith((".pth.tar", ".pth", ".pt", ".tar")):
-            from eanet.model.official import load_official
-
             model, meta = load_official(path, mano_dir, hand_model_cfg=hand_model_cfg, device=dev, with_metadata=True)
             kind = "mano" if hand_model_cfg is None else hand_model_cfg.kind
             info = {"checkpoint": str(path), "source": "official EANet release", "architecture": "eanet (official)"}
@@ -232,8 +249,6 @@ class Predictor:
         model.eval()
         check_finite_weights(model, path)
         right, left = model.hand_models["right"], model.hand_models["left"]
-        from eanet.speed import SpeedConfig, apply_speed_options
-
         if config is not None and config.speed != SpeedConfig():  # inference.speed: a fast path in place of the module
             full_cfg = cfg if path.suffix == ".safetensors" else None  # ONNX Runtime exports need it (docs/speed.md)
             model = apply_speed_options(model, config.speed, device=dev, config=full_cfg)
@@ -263,12 +278,6 @@ class Predictor:
             config: inference settings (default: the defaults); its ``fit`` section sets the fit.
             detector: see :class:`Predictor`.
         """
-        import dataclasses
-
-        from eanet.hand_model import build_hand_models
-        from eanet.hand_model.config import HandModelConfig
-        from eanet.inference.fit import MeanHandNetwork
-
         right, left = build_hand_models(HandModelConfig(kind=hand_model, mano_dir=None if mano_dir is None else str(mano_dir)))
         config = config or InferenceConfig()
         config = dataclasses.replace(config, fit=dataclasses.replace(config.fit, method="keypoints"))
@@ -284,8 +293,6 @@ class Predictor:
     @property
     def has_network(self) -> bool:
         """False for :meth:`without_network` predictors (no checkpoint: only keypoint fitting reads the image)."""
-        from eanet.inference.fit import MeanHandNetwork
-
         return not isinstance(self.model, MeanHandNetwork)
 
     # ------------------------------------------------------------------------------------------------------------
@@ -295,8 +302,6 @@ class Predictor:
     def detector(self) -> HandDetector:
         """The hand detector (MediaPipe from the config, created on first use)."""
         if self._detector is None:
-            from eanet.inference.detect import MediaPipeHandDetector
-
             cfg = self.config
             self._detector = MediaPipeHandDetector(
                 cfg.detector_model_path, min_confidence=cfg.detector_min_confidence,
@@ -509,9 +514,6 @@ class Predictor:
     def fit_keypoints(self, result: ImagePrediction, item: PreparedInput) -> None:
         """Fit ``result``'s hands to MediaPipe's keypoints in place (:mod:`eanet.inference.fit`); ``result.fit`` says
         how it went. Bad input (no hand, one hand, MediaPipe missing) leaves hands unfitted with a warning."""
-        from eanet.inference.detect import DetectorUnavailableError
-        from eanet.inference.fit import FitReport, KeypointFitter, fit_image_prediction, keypoints_from_detections
-
         cfg = self.config.fit
         if self._fit_unavailable is None:
             try:
@@ -559,8 +561,6 @@ class Predictor:
         self, pred: TwoHandPrediction, prepared: Sequence[PreparedInput], intrinsics: Any = None
     ) -> list[ImagePrediction]:
         """Place a batch of predictions (CPU tensors) in their original images (see :mod:`.placement`)."""
-        from eanet.geometry import axis_angle_to_rotmat
-
         cfg = self.config
         stride = np.array(self.stride)  # (2,) crop px per heatmap px (x, y)
         in_hw = np.array([self.input_size[1], self.input_size[0]], dtype=np.float64)  # (2,) crop (w, h)

@@ -255,7 +255,7 @@ def run_quickstart(
     from eanet.inference.inputs import collect_inputs
     from eanet.inference.predictor import Predictor
     from eanet.inference.runner import OutputOptions, predict_inputs
-    from eanet.model.checkpoint import load_model
+    from eanet.run_checkpoint import load_checkpoint
     from eanet.train.build import train
 
     out_dir = Path(out_dir)
@@ -286,7 +286,7 @@ def run_quickstart(
     # 3. evaluation of the exported file (what a user gets), same held-out samples as the "before" number
     t0 = time.perf_counter()
     logger.info("quickstart 3/4: evaluating %s on held-out synthetic images", checkpoint)
-    model, model_cfg = load_model(checkpoint, device)
+    model, model_cfg = load_checkpoint(checkpoint, device)
     evaluate = make_train_evaluate_fn(cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(data_dir),
                                       write_json=False)  # fmt: skip
     after = evaluate(model, 0)

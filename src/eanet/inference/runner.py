@@ -31,17 +31,27 @@ from typing import Any
 import numpy as np
 
 from eanet.errors import UserError
-from eanet.fileio import atomic_write_bytes, is_disk_full
+from eanet.fileio import atomic_write_bytes
 from eanet.inference.export import write_json, write_prediction_meshes
+from eanet.inference.failures import (
+    OutputWriteError,
+    describe_write_error,
+    failure_message,
+    run_isolated,
+    strip_source_prefix,
+)
 from eanet.inference.inputs import InputItem
 from eanet.inference.reliability import MODEL_CODES, warning_code, warning_codes
 from eanet.inference.result import FailedPrediction
+from eanet.inference.smoothing import SmoothingSettings
+from eanet.inference.video import predict_video
+from eanet.inference.visualize import render_prediction
+from eanet.render import Renderer
 
 __all__ = [
     "OutputOptions",
     "InputReport",
     "RunSummary",
-    "OutputWriteError",
     "check_output_dir",
     "predict_inputs",
     "write_image_outputs",
@@ -88,22 +98,6 @@ class InputReport:
             out["warnings"] = [str(w) for w in self.warnings]
             out["warning_codes"] = warning_codes(self.warnings)
         return out
-
-
-class OutputWriteError(UserError):
-    """Some outputs of one input could not be written; ``written`` names the complete ones (name -> path)."""
-
-    def __init__(self, message: str, written: dict[str, str]):
-        super().__init__(message)
-        self.written = dict(written)
-
-
-def describe_write_error(err: OSError) -> str:
-    """A short reason for a failed write, with what to do when the disk is full."""
-    what = err.strerror or str(err)
-    if is_disk_full(err):
-        return f"{what}: the disk is full; free some space (or choose another --out) and run again"
-    return what
 
 
 def check_output_dir(path: str | Path) -> Path:
@@ -208,8 +202,6 @@ def write_image_outputs(prediction, image: np.ndarray, out_dir: Path, options: O
     """
     import cv2
 
-    from eanet.inference.visualize import render_prediction
-
     outputs: dict[str, str] = {}
     step = "the output folder"
     try:
@@ -262,9 +254,6 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
     """
     from tqdm import tqdm
 
-    from eanet.inference.smoothing import SmoothingSettings
-    from eanet.render import Renderer
-
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -299,7 +288,7 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
             results = run_isolated(predictor, [p for _, _, p in prepared], options.intrinsics)
             for (i, it, prep), result in zip(prepared, results, strict=True):
                 if isinstance(result, FailedPrediction):
-                    reports[i] = InputReport(it.source, "image", "failed", error=_message(result.error, it.source))
+                    reports[i] = InputReport(it.source, "image", "failed", error=strip_source_prefix(result.error, it.source))
                     bar.update(1)
                     continue
                 folder = out_dir / names(it.path, it.source)
@@ -313,8 +302,6 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
                     reports[i] = InputReport(it.source, "image", "failed", error=failure_message(err, it.source))
                 bar.update(1)
         for i, it in videos:
-            from eanet.inference.video import predict_video
-
             folder = out_dir / names(it.path, it.source)
             try:
                 video = predict_video(predictor, it.path, folder, options, smoothing, renderer=renderer)
@@ -347,37 +334,3 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
         logger.error("could not write %s: %s", summary_path, summary_error)
         summary_path = None
     return RunSummary(final, out_dir, summary_path, seconds, summary_error, model_warnings)
-
-
-def run_isolated(predictor, prepared: Sequence[Any], intrinsics: Any = None) -> list[Any]:
-    """``predictor.run`` on a batch; when the batch fails, each input is run alone, so one input that breaks the
-    network (or a batch too large for the device's memory) fails only itself.
-
-    Returns:
-        One :class:`~eanet.inference.result.ImagePrediction` or :class:`FailedPrediction` per input, in order.
-    """
-    try:
-        return list(predictor.run(prepared, intrinsics=intrinsics))
-    except Exception as err:  # noqa: BLE001 - isolated below
-        if len(prepared) == 1:
-            return [FailedPrediction(prepared[0].source, failure_message(err, prepared[0].source),
-                                     prepared[0].frame_index)]  # fmt: skip
-        logger.warning("a batch of %d inputs failed (%s: %s); running them one at a time", len(prepared),
-                       type(err).__name__, err)  # fmt: skip
-    return [result for item in prepared for result in run_isolated(predictor, [item], intrinsics)]
-
-
-def failure_message(err: BaseException, source: str) -> str:
-    """The message of one input's failure: a user error's own text, or the type and text of an unexpected error
-    (its traceback goes to the log at DEBUG level)."""
-    if isinstance(err, UserError):
-        return _message(str(err), source)
-    logger.debug("%s failed", source, exc_info=err)
-    if isinstance(err, OSError):
-        return _message(f"{describe_write_error(err)}" + (f": {err.filename}" if err.filename else ""), source)
-    return f"unexpected error {type(err).__name__}: {err} (run `eanet -v predict ...` for the traceback)"
-
-
-def _message(text: str, source: str) -> str:
-    prefix = f"{source}: "
-    return text[len(prefix) :] if text.startswith(prefix) else text

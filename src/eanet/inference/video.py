@@ -15,7 +15,7 @@ after the last decodable one (a file that lists more frames than it holds) are l
 
 Files: every frame JSON and ``video.json`` is written atomically; the overlay video is written under a temporary
 name, checked by reading its frame count back, and only then renamed to ``overlay.mp4``. A write that fails (disk
-full) stops the video with an :class:`~eanet.inference.runner.OutputWriteError` that says how many frame files are
+full) stops the video with an :class:`~eanet.inference.failures.OutputWriteError` that says how many frame files are
 complete.
 """
 
@@ -31,8 +31,11 @@ import numpy as np
 
 from eanet.errors import UserError
 from eanet.inference.export import write_json
+from eanet.inference.failures import OutputWriteError, describe_write_error, failure_message, run_isolated
 from eanet.inference.inputs import InputError, not_a_regular_file
 from eanet.inference.result import FailedPrediction
+from eanet.inference.smoothing import HandSequenceSmoother
+from eanet.inference.visualize import overlay_legend_corner, render_overlay, render_scale
 
 __all__ = ["VideoResult", "predict_video", "open_video", "FrameReader"]
 
@@ -171,9 +174,6 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
     import cv2
     from tqdm import tqdm
 
-    from eanet.inference.runner import OutputWriteError, describe_write_error, failure_message, run_isolated
-    from eanet.inference.smoothing import HandSequenceSmoother
-    from eanet.inference.visualize import overlay_legend_corner, render_overlay, render_scale
 
     cap, fps, count = open_video(path)
     warnings: list[str] = []

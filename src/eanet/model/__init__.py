@@ -4,7 +4,8 @@ Public entry points:
 
 * :func:`build_model` — the one place that turns a :class:`ModelConfig` into constructor arguments.
 * :func:`load_official` — the official release's weights (``snapshot_*.pth.tar``) in our model.
-* :func:`save_model` / :func:`load_model` — our checkpoints (safetensors + the resolved configuration).
+* :func:`save_model` / :func:`load_model` — our checkpoints (safetensors + the resolved configuration; the
+  ``Config``-level versions are :mod:`eanet.run_checkpoint`).
 
 Example:
     >>> from eanet.model import load_official
@@ -44,7 +45,7 @@ ARCHITECTURES: tuple[str, ...] = ("eanet",)
 def model_kwargs(cfg: ModelConfig) -> dict:
     """Constructor keyword arguments of :class:`~eanet.model.eanet.EANet` for a configuration."""
     if cfg.name not in ARCHITECTURES:
-        from eanet.config import ConfigError
+        from eanet.config_dict import ConfigError
 
         raise ConfigError(f"model.name {cfg.name!r} is not a known architecture; known: {', '.join(ARCHITECTURES)}")
     return dict(

@@ -4,7 +4,9 @@ A model is rebuilt from the file alone (plus the user's MANO files when it was t
 stored, spec §9.8). Metadata keys (all strings):
 
 * ``format`` = ``eanet-checkpoint``, ``format_version`` = ``1``, ``eanet_version``;
-* ``config``: the resolved :class:`eanet.config.Config` as JSON;
+* ``config``: the resolved run configuration as JSON (``eanet.config.config_to_dict`` of a
+  :class:`eanet.config.Config`; this module stores and returns it as a plain dict and reads only its ``model`` and
+  ``hand_model`` sections through the callers, who turn it into a ``Config``);
 * ``hand_model_kind``: ``mano`` or ``open``; ``hand_model_fingerprint``: a hash of both hands' template vertices
   and faces (empty when unknown, e.g. an official checkpoint converted without the MANO files);
 * ``training_data``: what the weights were trained on (JSON of :class:`eanet.model.provenance.TrainingData`;
@@ -17,37 +19,44 @@ safetensors files cannot carry code, so loading them is safe by construction.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError
-from eanet.hand_model.config import resolve_recorded_hand_model
+from eanet.config_dict import config_to_dict
+from eanet.errors import DAMAGED_FILE_REMEDY, CheckpointMismatchError, InvalidInputError, MissingFileError
+from eanet.hand_model import build_hand_models
+from eanet.hand_model.config import HandModelConfig
+from eanet.model import build_model
+from eanet.model.config import ModelConfig
+from eanet.model.official import expected_state_shapes
+from eanet.model.provenance import METADATA_KEY, TrainingData
+from eanet.version import __version__
 
 if TYPE_CHECKING:
-    from eanet.config import Config
-    from eanet.hand_model.config import HandModelConfig
     from eanet.model.eanet import EANet
-    from eanet.model.provenance import TrainingData
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "hand_model_fingerprint",
     "check_hand_model_fingerprint",
+    "check_run_config_sections",
     "save_model",
     "save_state",
     "read_checkpoint",
     "read_metadata",
+    "read_run_config",
     "read_training_data",
     "load_model",
 ]
@@ -98,33 +107,49 @@ def check_hand_model_fingerprint(
     )
 
 
-def _config_json(cfg: Config) -> str:
-    from eanet.config import config_to_dict
-
-    return json.dumps(config_to_dict(cfg), sort_keys=True)
+def check_run_config_sections(run_config: Mapping[str, Any], **sections: Any) -> None:
+    """Raise :class:`InvalidInputError` unless ``run_config`` (a serialised run configuration) holds exactly these
+    configuration sections (``model=ModelConfig(...)``, ``hand_model=HandModelConfig(...)``)."""
+    if not isinstance(run_config, Mapping):
+        raise InvalidInputError(
+            f"the run configuration must be a mapping (eanet.config.config_to_dict of the Config), got "
+            f"{type(run_config).__name__}"
+        )
+    for name, section in sections.items():
+        # Compared as JSON text: the stored form (tuples and lists are both JSON lists).
+        if json.dumps(run_config.get(name), sort_keys=True) != json.dumps(config_to_dict(section), sort_keys=True):
+            raise InvalidInputError(
+                f"the run configuration's {name!r} section differs from the {type(section).__name__} given; pass "
+                "config_to_dict of the Config whose sections these are"
+            )
 
 
 def save_state(
     state: Mapping[str, Tensor],
-    cfg: Config,
+    hand_model_cfg: HandModelConfig,
+    run_config: Mapping[str, Any],
     path: str | Path,
     *,
     hand_model_fingerprint: str = "",
     extra_metadata: Mapping[str, str] | None = None,
     training_data: TrainingData | None = None,
 ) -> None:
-    """Write a state dict with its configuration (the lower-level half of :func:`save_model`)."""
-    from safetensors.torch import save_file
+    """Write a state dict with its configuration (the lower-level half of :func:`save_model`).
 
-    from eanet.model.provenance import METADATA_KEY
-    from eanet.version import __version__
-
+    Args:
+        state: the weights.
+        hand_model_cfg: the hand model they were trained with (its kind is recorded).
+        run_config: the resolved run configuration as a plain dict (``eanet.config.config_to_dict(cfg)``), stored
+            as JSON; its ``hand_model`` section must be ``hand_model_cfg``.
+        path: output ``.safetensors`` file.
+    """
+    check_run_config_sections(run_config, hand_model=hand_model_cfg)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "eanet_version": __version__,
-        "config": _config_json(cfg),
-        "hand_model_kind": cfg.hand_model.kind,
+        "config": json.dumps(run_config, sort_keys=True),
+        "hand_model_kind": hand_model_cfg.kind,
         "hand_model_fingerprint": hand_model_fingerprint,
         **{str(k): str(v) for k, v in (extra_metadata or {}).items()},
     }
@@ -147,44 +172,46 @@ def save_state(
 
 def save_model(
     model: EANet,
-    cfg: Config,
+    model_cfg: ModelConfig,
+    hand_model_cfg: HandModelConfig,
+    run_config: Mapping[str, Any],
     path: str | Path,
     *,
     extra_metadata: Mapping[str, str] | None = None,
     training_data: TrainingData | None = None,
 ) -> None:
-    """Save ``model``'s weights and the resolved configuration ``cfg`` to one safetensors file.
+    """Save ``model``'s weights and the resolved run configuration to one safetensors file.
 
     Args:
-        model: an :class:`~eanet.model.eanet.EANet` built from ``cfg.model`` (checked: same weights and shapes).
-        cfg: the full resolved :class:`~eanet.config.Config` (its ``model`` and ``hand_model`` sections rebuild the
-            model).
+        model: an :class:`~eanet.model.eanet.EANet` built from ``model_cfg`` (checked: same weights and shapes).
+        model_cfg: its architecture.
+        hand_model_cfg: its hand model.
+        run_config: the full resolved run configuration as a plain dict (``eanet.config.config_to_dict(cfg)``;
+            its ``model`` and ``hand_model`` sections, which rebuild the model, must be ``model_cfg`` and
+            ``hand_model_cfg``).
         path: output ``.safetensors`` file.
         extra_metadata: more string metadata (provenance).
         training_data: what the weights were trained on (recorded; without it, predictions made with the file say
             "training data unknown").
     """
-    from eanet.model.official import expected_state_shapes
-
     state = model.state_dict()
-    expected = expected_state_shapes(cfg.model)
+    expected = expected_state_shapes(model_cfg)
     if {k: tuple(v) for k, v in expected.items()} != {k: tuple(v.shape) for k, v in state.items()}:
         raise CheckpointMismatchError(
-            "the model's weights do not match cfg.model (different architecture); save it with the configuration it "
+            "the model's weights do not match model_cfg (different architecture); save it with the configuration it "
             "was built from"
         )
+    check_run_config_sections(run_config, model=model_cfg)
     fingerprint = ""
     if model.hand_models is not None:
         fingerprint = hand_model_fingerprint(model.hand_models["right"], model.hand_models["left"])
-    save_state(state, cfg, path, hand_model_fingerprint=fingerprint, extra_metadata=extra_metadata,
+    save_state(state, hand_model_cfg, run_config, path, hand_model_fingerprint=fingerprint, extra_metadata=extra_metadata,
                training_data=training_data)  # fmt: skip
     logger.info("saved %s (%d tensors)", path, len(state))
 
 
 def _open_checkpoint(path: str | Path, *, tensors: bool) -> tuple[Path, dict[str, str], dict[str, Tensor]]:
     """``(path, metadata, state dict on CPU or {})`` of one of our checkpoints, its format checked."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"checkpoint {str(path)!r} does not exist")
@@ -203,21 +230,28 @@ def _open_checkpoint(path: str | Path, *, tensors: bool) -> tuple[Path, dict[str
     return path, metadata, state
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], Config, dict[str, str]]:
-    """Read one of our checkpoints: ``(state dict on CPU, resolved Config, metadata)``."""
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any], dict[str, str]]:
+    """Read one of our checkpoints: ``(state dict on CPU, resolved run configuration as a plain dict, metadata)``;
+    ``eanet.config.recorded_config(run_config, path)`` makes the dict a ``Config``."""
     path, metadata, state = _open_checkpoint(path, tensors=True)
     if metadata.get("format_version") != FORMAT_VERSION:
         raise InvalidInputError(
             f"{path} has checkpoint format version {metadata.get('format_version')!r}; this eanet reads version "
             f"{FORMAT_VERSION}"
         )
-    cfg = _config_from_metadata(metadata, path)
-    return state, cfg, metadata
+    return state, _run_config_from_metadata(metadata, path), metadata
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of one of our checkpoints, without reading its weights."""
     return _open_checkpoint(path, tensors=False)[1]
+
+
+def read_run_config(path: str | Path) -> dict[str, Any]:
+    """The resolved run configuration one of our checkpoints records, as a plain dict, without reading its weights
+    (``eanet.config.recorded_config(run_config, path)`` makes it a ``Config``)."""
+    path, metadata, _ = _open_checkpoint(path, tensors=False)
+    return _run_config_from_metadata(metadata, path)
 
 
 def read_training_data(path: str | Path) -> TrainingData | None:
@@ -227,16 +261,13 @@ def read_training_data(path: str | Path) -> TrainingData | None:
     Raises:
         InvalidInputError: the record is there but damaged.
     """
-    from eanet.model.provenance import TrainingData
-
     return TrainingData.from_metadata(read_metadata(path), str(path))
 
 
-def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
-    """The resolved configuration a checkpoint records, or an error naming the file and what is wrong with it."""
-    from eanet.config import ConfigError, config_from_recorded_dict
-
-    remedy = "the file was damaged or edited; download or copy it again from where it came from"
+def _run_config_from_metadata(metadata: Mapping[str, str], path: Path) -> dict[str, Any]:
+    """The resolved run configuration a checkpoint records (a JSON mapping), or an error naming the file and what
+    is wrong with it. Whether it is a valid configuration is checked where it becomes a ``Config``."""
+    remedy = DAMAGED_FILE_REMEDY
     text = metadata.get("config")
     if text is None:
         raise InvalidInputError(f"{path} records no configuration (metadata key 'config' is missing): {remedy}")
@@ -248,56 +279,48 @@ def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> Config:
         raise InvalidInputError(
             f"{path}: the recorded configuration is a JSON {type(data).__name__}, not a mapping: {remedy}"
         )
-    try:
-        return config_from_recorded_dict(data)  # older checkpoints may record data.input_size/heatmap_shape
-    except ConfigError as err:
-        raise InvalidInputError(f"{path}: the recorded configuration is not valid ({err}): {remedy}") from None
+    return data
 
 
 def load_model(
     path: str | Path,
+    model_cfg: ModelConfig,
+    hand_model_cfg: HandModelConfig,
     device: str | torch.device = "cpu",
     *,
-    mano_dir: str | Path | None = None,
-    hand_model_cfg: HandModelConfig | None = None,
     hand_models: tuple[nn.Module, nn.Module] | None = None,
-) -> tuple[EANet, Config]:
+) -> EANet:
     """Rebuild a model from one of our checkpoints.
+
+    The caller reads the recorded run configuration (:func:`read_run_config`; ``eanet.config.recorded_config``
+    makes it a ``Config``) and passes its ``model`` section and the hand model to use
+    (:func:`eanet.hand_model.config.resolve_recorded_hand_model` of the recorded one).
 
     Args:
         path: ``.safetensors`` checkpoint written by :func:`save_model` or ``eanet convert-official``.
+        model_cfg: the recorded architecture.
+        hand_model_cfg: the hand model to build (checked against the recorded fingerprint).
         device: where the model runs.
-        mano_dir: MANO directory, for checkpoints trained with MANO (default: the recorded one or
-            ``$EANET_MANO_DIR``).
-        hand_model_cfg: a full hand-model configuration instead; it must match the recorded kind, mean-pose and
-            fingertip settings.
         hand_models: ready ``(right, left)`` hand-model layers instead (tests); still fingerprint-checked.
 
     Returns:
-        ``(model in eval mode on device, the checkpoint's resolved Config with the hand model actually used)``.
+        The model in eval mode on ``device``.
 
     Raises:
         CheckpointMismatchError: a different hand model than the one the weights were trained with, or weights
-            that do not fit the recorded architecture.
+            that do not fit ``model_cfg``.
     """
-    from eanet.model import build_model
-    from eanet.model.official import expected_state_shapes
-
     path = Path(path)
-    state, cfg, metadata = read_checkpoint(path)
-    hand_cfg = resolve_recorded_hand_model(cfg.hand_model, hand_model_cfg, mano_dir, source=path, made="trained")
-    cfg = dataclasses.replace(cfg, hand_model=hand_cfg)
+    state, _, metadata = read_checkpoint(path)
     if hand_models is None:
-        from eanet.hand_model import build_hand_models
-
-        hand_models = build_hand_models(hand_cfg)
+        hand_models = build_hand_models(hand_model_cfg)
     recorded = metadata.get("hand_model_fingerprint", "")
     if recorded:
-        check_hand_model_fingerprint(recorded, *hand_models, source=path, made="trained", kind=hand_cfg.kind)
+        check_hand_model_fingerprint(recorded, *hand_models, source=path, made="trained", kind=hand_model_cfg.kind)
     else:
         logger.info("%s records no hand-model fingerprint; the hand model was not checked", path)
 
-    expected = expected_state_shapes(cfg.model)
+    expected = expected_state_shapes(model_cfg)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     mis_shaped = sorted(
@@ -312,6 +335,6 @@ def load_model(
             "the file is damaged or was edited"
         )
     # Weights are assigned, not initialised: nothing is downloaded or drawn at random.
-    model = build_model(cfg.model, hand_models=hand_models, state_dict=state)
-    logger.info("loaded %s (%s, hand model %s)", path, metadata.get("source", "eanet checkpoint"), hand_cfg.kind)
-    return model.to(device).eval(), cfg
+    model = build_model(model_cfg, hand_models=hand_models, state_dict=state)
+    logger.info("loaded %s (%s, hand model %s)", path, metadata.get("source", "eanet checkpoint"), hand_model_cfg.kind)
+    return model.to(device).eval()

@@ -212,8 +212,8 @@ def export_model(trainer: Trainer, cfg: Config, path: str | Path, *, global_step
         global_step: the steps the model's weights have had (default: the trainer's position; the best checkpoint's
             own step when its weights were loaded into the model).
     """
-    from eanet.model.checkpoint import save_model
     from eanet.model.provenance import training_data_for_run
+    from eanet.run_checkpoint import save_checkpoint
     from eanet.train.checkpoint import disk_full_error
 
     path = Path(path)
@@ -225,7 +225,7 @@ def export_model(trainer: Trainer, cfg: Config, path: str | Path, *, global_step
             "its predictions say so", path.name, training_data.root,
         )  # fmt: skip
     try:
-        save_model(trainer.model, cfg, path, extra_metadata={"global_step": str(step)}, training_data=training_data)
+        save_checkpoint(trainer.model, cfg, path, extra_metadata={"global_step": str(step)}, training_data=training_data)
     except Exception as err:
         full = disk_full_error(
             err, path, "the model weights", f"The training checkpoints in {trainer.checkpoints.directory} are intact."

@@ -5,7 +5,7 @@ A training checkpoint is a ``torch.save`` file of plain containers and tensors (
 gradient-scaler states, every process's random-generator states, the position in the run (epoch, batches done in
 it, global step), the non-finite-step counters, the best metric so far, the resolved configuration (YAML text) and
 what the weights were trained on (``training_data``, :mod:`eanet.model.provenance`).
-Released weights for inference are exported separately through ``eanet.model.checkpoint.save_model``.
+Released weights for inference are exported separately through ``eanet.run_checkpoint.save_checkpoint``.
 
 Layout of ``<output_dir>/checkpoints``::
 

@@ -30,8 +30,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from eanet.config_dict import config_to_dict
 from eanet.errors import InvalidInputError, UserError
+from eanet.export_onnx.export import export_onnx
 from eanet.export_onnx.names import HAND_FIELDS
+from eanet.export_onnx.runtime import OnnxModel, read_onnx_metadata
 from eanet.hand_model.skeleton import HANDS
 from eanet.model.heads import HandRegression
 from eanet.speed import SpeedConfig
@@ -396,6 +399,7 @@ def quantize_onnx_int8(src: str | Path, dst: str | Path, min_dim: int | None = N
     The graph is first constant-folded by ONNX Runtime (basic level), which turns the exporter's transposed weights
     into constants the quantiser recognises. The result keeps the file's metadata (configuration, hand model).
     """
+    # Optional extras (eanet[onnx]), imported when a file is quantised.
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -404,8 +408,6 @@ def quantize_onnx_int8(src: str | Path, dst: str | Path, min_dim: int | None = N
     if not src.is_file():
         raise InvalidInputError(f"ONNX file {str(src)!r} does not exist; make one with `eanet export`")
     if min_dim is None:
-        from eanet.export_onnx.runtime import read_onnx_metadata
-
         min_dim = int(json.loads(read_onnx_metadata(src)["config"])["model"]["width"])
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -443,7 +445,7 @@ def quantize_onnx_int8(src: str | Path, dst: str | Path, min_dim: int | None = N
 
 def ort_session(path: Path, num_threads: int | None, spin: bool) -> Any:
     """An ONNX Runtime CPU session with all graph optimisations, ``num_threads`` and spin-waiting on or off."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional extra (eanet[onnx])
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -463,7 +465,7 @@ class OrtSpeedModel:
         speed: the options it was made with.
     """
 
-    def __init__(self, onnx_model: Any, hand_models: Any, speed: SpeedConfig) -> None:
+    def __init__(self, onnx_model: OnnxModel, hand_models: Any, speed: SpeedConfig) -> None:
         onnx_model.check_hand_models(hand_models["right"], hand_models["left"])
         self.onnx_model = onnx_model
         self.hand_models = hand_models
@@ -483,8 +485,6 @@ class OrtSpeedModel:
 
 
 def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir: str | Path | None) -> OrtSpeedModel:
-    from eanet.export_onnx.runtime import OnnxModel
-
     if speed.onnx_path is not None:
         path = Path(speed.onnx_path)
         if not path.is_file():
@@ -495,12 +495,10 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
                 "backend onnxruntime needs an ONNX file: set speed.onnx_path (`eanet export`), or pass config= (the "
                 "Config the model was built from) to export one now"
             )
-        from eanet.export_onnx.export import export_onnx
-
         folder = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="eanet-onnx-"))
         path = folder / "model.onnx"
         logger.info("exporting the model to %s for ONNX Runtime (about a minute for the full network)", path)
-        export_onnx(folded_copy(model), config, path)
+        export_onnx(folded_copy(model), config.model, config.hand_model, config_to_dict(config), path)
     onnx_model = OnnxModel(path, num_threads=speed.num_threads)
     quantized = "quantization" in onnx_model.metadata
     if speed.precision == "int8-dynamic" and not quantized:
@@ -512,7 +510,7 @@ def _ort_model(model: EANet, speed: SpeedConfig, config: Config | None, work_dir
                                 "int8-dynamic for it, or the fp32 export")  # fmt: skip
     if not speed.ort_spin_wait:
         onnx_model.session = ort_session(path, speed.num_threads, spin=False)
-    if config is not None and onnx_model.config.model != config.model:
+    if config is not None and onnx_model.model_config != config.model:
         raise InvalidInputError(f"{path} was exported from another architecture than the model given")
     return OrtSpeedModel(onnx_model, model.hand_models, speed)
 
