@@ -28,8 +28,8 @@ from eanet.export_onnx.export import (
     benchmark_latency,
     compare_with_torch,
     export_onnx,
-    file_sha256,
 )
+from eanet.fileio import file_sha256
 from eanet.hand_model.config import HandModelConfig, resolve_recorded_hand_model
 from eanet.model.checkpoint import load_model, read_run_config, read_training_data, save_model
 from eanet.model.official import load_official, official_model_config

@@ -158,7 +158,7 @@ def test_a_different_hand_model_is_refused(exported, make_random_hand_data):
     from eanet.inference.onnx_predictor import predictor_from_onnx
 
     other = (HandModelLayer(make_random_hand_data("right")), HandModelLayer(make_random_hand_data("left")))
-    with pytest.raises(CheckpointMismatchError, match="exported with the 'open' hand model"):
+    with pytest.raises(CheckpointMismatchError, match="exported with a different hand model: the 'open' hand model"):
         predictor_from_onnx(exported.onnx, hand_models=other)
     with pytest.raises(CheckpointMismatchError, match="kind: exported with 'open', given 'mano'"):
         predictor_from_onnx(exported.onnx, hand_model_cfg=HandModelConfig(kind="mano"))

@@ -46,7 +46,7 @@ def test_round_trip_rebuilds_the_model_from_the_file_alone(saved, hand_layers):
 def test_a_different_hand_model_is_refused(saved, make_random_hand_data):
     _, _, path = saved
     other = tuple(HandModelLayer(make_random_hand_data(side, seed=99)) for side in ("right", "left"))
-    with pytest.raises(CheckpointMismatchError, match="trained with the 'open' hand model"):
+    with pytest.raises(CheckpointMismatchError, match="trained with a different hand model: the 'open' hand model"):
         load_checkpoint(path, hand_models=other)
     with pytest.raises(CheckpointMismatchError, match="kind: trained with 'open', given 'mano'.*kind='open'"):
         load_checkpoint(path, hand_model_cfg=HandModelConfig(kind="mano"))

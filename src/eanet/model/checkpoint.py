@@ -101,9 +101,9 @@ def check_hand_model_fingerprint(
         return
     named = f" {name!r}" if name else ""
     raise CheckpointMismatchError(
-        f"{source} was {made} with the {kind!r} hand model{named} (fingerprint {recorded}), but the hand model given "
-        f"is {getattr(right, 'name', '?')!r} (fingerprint {actual}): its faces and mean pose would not fit the "
-        f"network's outputs; use the hand model (MANO files) it was {made} with"
+        f"{source} was {made} with a different hand model: the {kind!r} hand model{named} (fingerprint {recorded}), "
+        f"but the hand model given is {getattr(right, 'name', '?')!r} (fingerprint {actual}): its faces and mean pose "
+        f"would not fit the network's outputs; use the hand model (MANO files) it was {made} with"
     )
 
 
