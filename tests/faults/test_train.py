@@ -172,7 +172,7 @@ def no_model_build(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the model was built before output_dir was checked")
 
-    monkeypatch.setattr("eanet.model.build_model", refuse)
+    monkeypatch.setattr("eanet.train.build.build_model", refuse)  # where build_trainer looks it up
 
 
 def test_output_dir_that_is_a_file_is_an_error_before_the_model_is_built(tmp_path, no_model_build, capsys):

@@ -13,7 +13,16 @@ Importing this package is light; torch, scikit-learn and matplotlib load with th
 
 from __future__ import annotations
 
-from eanet._lazy import lazy_exports
+from eanet.analysis.capture import (
+    EXTRACT_INPUT_HANDS,
+    FuseFormerCapture,
+    capture_fuseformer,
+    cross_attention_output,
+    cross_attention_weights,
+    extract_fuseformer,
+)
+from eanet.analysis.report import ImageAnalysis, analyze_capture
+from eanet.analysis.runner import analyze_image, analyze_images
 
 __all__ = [
     "EXTRACT_INPUT_HANDS",
@@ -28,18 +37,3 @@ __all__ = [
     "analyze_images",
 ]
 
-_LAZY = {
-    "EXTRACT_INPUT_HANDS": "eanet.analysis.capture",
-    "FuseFormerCapture": "eanet.analysis.capture",
-    "capture_fuseformer": "eanet.analysis.capture",
-    "extract_fuseformer": "eanet.analysis.capture",
-    "cross_attention_weights": "eanet.analysis.capture",
-    "cross_attention_output": "eanet.analysis.capture",
-    "ImageAnalysis": "eanet.analysis.report",
-    "analyze_capture": "eanet.analysis.report",
-    "analyze_image": "eanet.analysis.runner",
-    "analyze_images": "eanet.analysis.runner",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

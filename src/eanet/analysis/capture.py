@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from eanet.errors import InvalidInputError
 from eanet.model.attention import CrossAttention
+from eanet.model.eablock import EABlock
 from eanet.model.fuseformer import FuseFormer
 
 __all__ = [
@@ -225,8 +226,6 @@ def extract_fuseformer(model: nn.Module) -> tuple[FuseFormer, tuple[str, str]]:
     Raises:
         InvalidInputError: the model has no EABlock (an ablation variant without the extract stage).
     """
-    from eanet.model.eablock import EABlock
-
     interaction = getattr(model, "interaction", None)
     if not isinstance(interaction, EABlock):
         kind = "none" if interaction is None else type(interaction).__name__

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eanet.bench.context import SECTIONS, BenchOptions
-
-if TYPE_CHECKING:
-    from eanet.bench.report import format_report, write_json
+from eanet.bench.context import SECTIONS, BenchContext, BenchOptions
+from eanet.bench.cpu import run_cpu_latency
+from eanet.bench.data import run_data
+from eanet.bench.inference import run_inference
+from eanet.bench.machine import machine_info
+from eanet.bench.memsection import run_memory
+from eanet.bench.report import format_report, write_json
+from eanet.bench.training import run_train_step
 
 __all__ = ["SECTIONS", "BenchOptions", "run_bench", "format_report", "write_json"]
 
@@ -29,9 +33,6 @@ logger = logging.getLogger(__name__)
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Run the chosen sections; returns a JSON-able dict (``machine``, ``model``, ``sections``, ...)."""
     import torch
-
-    from eanet.bench.context import BenchContext
-    from eanet.bench.machine import machine_info
 
     ctx = BenchContext.create(options)
     try:
@@ -65,12 +66,6 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
 
 
 def _runners() -> dict[str, Any]:
-    from eanet.bench.cpu import run_cpu_latency
-    from eanet.bench.data import run_data
-    from eanet.bench.inference import run_inference
-    from eanet.bench.memsection import run_memory
-    from eanet.bench.training import run_train_step
-
     return {
         "inference": run_inference,
         "train-step": run_train_step,
@@ -80,9 +75,3 @@ def _runners() -> dict[str, Any]:
     }
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("format_report", "write_json"):
-        from eanet.bench import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from eanet.bench.timing import time_calls
+
 __all__ = ["model_gflop", "matmul_rate", "matmul_call"]
 
 
@@ -38,8 +40,6 @@ def matmul_call(device: torch.device, dtype: torch.dtype, n: int):
 
 def matmul_rate(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, repeats: int = 5) -> dict:
     """Measured FLOP/s of an ``n``-cube matrix product (median of ``repeats`` after one warm-up)."""
-    from eanet.bench.timing import time_calls
-
     call, flop = matmul_call(device, dtype, n)
     timing = time_calls(call, device, warmup=1, repeats=repeats)
     return {"n": n, "dtype": str(dtype).replace("torch.", ""), "gflop_per_s": flop / timing.median_ms / 1e6,

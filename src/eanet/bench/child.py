@@ -91,6 +91,8 @@ def _status_mb(key: str) -> float:
 
 
 def _main(folder: str, threads: str, backend: str = "torch") -> None:
+    # Imported here, in the child only: its "imported" resident set is measured right after loading the libraries of
+    # the backend it runs (the parent imports this module for ChildModel and never needs them from it).
     import torch
 
     from eanet.config import config_from_dict

@@ -11,6 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from eanet.bench.ceilings import model_gflop
+from eanet.bench.workload import (
+    QUICK_OVERRIDES,
+    agreement_images,
+    load_batches,
+    load_bench_model,
+    synthetic_root,
+    train_briefly,
+)
+from eanet.config import load_config
+from eanet.data.workers import single_threaded_opencv
+from eanet.errors import UserError
+
 if TYPE_CHECKING:
     from eanet.config import Config
     from eanet.model.eanet import EANet
@@ -115,8 +128,6 @@ class BenchContext:
 
     def synthetic(self, purpose: str = "model") -> Path:
         """Synthetic data: ``model`` (agreement crops, brief training) or ``data`` (release-size JPEGs)."""
-        from eanet.bench.workload import synthetic_root
-
         if purpose not in self._synth:
             if self.quick:
                 spec = (2, 2, (96, 128))
@@ -129,25 +140,18 @@ class BenchContext:
 
     def model_gflop(self) -> float:
         """GFLOP of one image through the full model (counted once)."""
-        from eanet.bench.ceilings import model_gflop
-
         if "model_gflop" not in self.results:
             self.results["model_gflop"] = model_gflop(self.model, tuple(self.model.input_size))
         return self.results["model_gflop"]
 
     def agreement_images(self) -> torch.Tensor:
         """``(N, 3, H, W)`` synthetic test crops (CPU) every path's agreement is computed on."""
-        from eanet.bench.workload import agreement_images
-
         if self._images is None:
             self._images = agreement_images(self.cfg, self.synthetic(), self.options.agreement_samples)
         return self._images
 
     @classmethod
     def create(cls, options: BenchOptions) -> BenchContext:
-        from eanet.bench.workload import QUICK_OVERRIDES, load_bench_model
-        from eanet.config import load_config
-
         overrides = (*QUICK_OVERRIDES, *options.overrides) if options.quick else tuple(options.overrides)
         cfg = load_config(options.config, list(overrides))
         if options.device == "auto":
@@ -155,8 +159,6 @@ class BenchContext:
         else:
             device = torch.device(options.device)
             if device.type == "cuda" and not torch.cuda.is_available():
-                from eanet.errors import UserError
-
                 raise UserError(f"--device {options.device}: no CUDA device is available here; use --device cpu")
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
@@ -164,8 +166,6 @@ class BenchContext:
             # Fixed input shapes: let cuDNN time its convolution algorithms once (as `eanet train` does on GPUs).
             torch.backends.cudnn.benchmark = True
         # OpenCV's worker-thread pool does not survive fork: one thread before any loader forks workers.
-        from eanet.data.workers import single_threaded_opencv
-
         single_threaded_opencv()
         if options.quick:
             torch.set_num_threads(1)  # tiny tensors: extra threads only add synchronisation (and contention)
@@ -183,8 +183,6 @@ class BenchContext:
         return ctx
 
     def _train_briefly(self) -> None:
-        from eanet.bench.workload import load_batches, train_briefly
-
         steps = self.options.train_steps
         batch = 4 if self.quick or not self.cuda else 16
         hands = (self.model.hand_models["right"], self.model.hand_models["left"])

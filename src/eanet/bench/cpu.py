@@ -17,10 +17,15 @@ import torch
 
 from eanet.bench.agreement import compare_predictions
 from eanet.bench.ceilings import matmul_call
+from eanet.bench.child import ChildModel
 from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.inference import reference_outputs
 from eanet.bench.machine import has_native_bf16
 from eanet.bench.timing import time_interleaved
+from eanet.bench.workload import state_fingerprint
+from eanet.config import config_to_dict
+from eanet.export_onnx.export import export_onnx
+from eanet.inference.fast import apply_speed_options, folded_copy, quantize_onnx_int8
 from eanet.speed import SpeedConfig, agreement_class
 
 __all__ = ["CpuVariant", "cpu_variants", "run_cpu_latency", "onnx_export"]
@@ -61,11 +66,6 @@ def cpu_variants(onnx: bool, compile_cpu: bool, bf16: bool = False) -> list[CpuV
 
 def onnx_export(ctx: BenchContext) -> Any:
     """``(fp32 file, int8 file)`` of the benchmark's weights, exported once and cached in the work folder."""
-    from eanet.bench.workload import state_fingerprint
-    from eanet.config import config_to_dict
-    from eanet.export_onnx.export import export_onnx
-    from eanet.inference.fast import folded_copy, quantize_onnx_int8
-
     key = state_fingerprint(ctx.model)
     folder = ctx.work_dir / f"onnx-folded-{key}"
     fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
@@ -79,8 +79,6 @@ def onnx_export(ctx: BenchContext) -> Any:
 
 
 def run_cpu_latency(ctx: BenchContext) -> dict[str, Any]:
-    from eanet.inference.fast import apply_speed_options
-
     opts = ctx.options
     cpu = torch.device("cpu")
     onnx = opts.onnx and not ctx.quick
@@ -167,9 +165,6 @@ def _default_environment_child(ctx: BenchContext, threads: int, images: list[tor
     """The reference model in a child process with the default OpenMP wait policy, when this process changed it."""
     if "OMP_WAIT_POLICY" not in os.environ:
         return None  # this process already runs with the defaults: its eager reference is the unoptimised path
-    from eanet.bench.child import ChildModel
-    from eanet.config import config_to_dict
-
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     return ChildModel(ctx.work_dir / "child", config_to_dict(ctx.cfg), ctx.model.state_dict(), images, threads, env)
 

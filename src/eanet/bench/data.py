@@ -22,7 +22,11 @@ from typing import Any
 import torch
 
 from eanet.bench.context import BenchContext
+from eanet.bench.training import _default_workers
 from eanet.bench.workload import data_config, model_sizes
+from eanet.data import build_dataset
+from eanet.data.collate import Collator, ManoTargetBuilder
+from eanet.data.workers import init_loader_worker
 
 __all__ = ["run_data", "PROJECTED_CORES"]
 
@@ -35,11 +39,6 @@ PROJECTED_CORES = 16
 def run_data(ctx: BenchContext) -> dict[str, Any]:
     import cv2
     from torch.utils.data import DataLoader, RandomSampler
-
-    from eanet.bench.training import _default_workers
-    from eanet.data import build_dataset
-    from eanet.data.collate import Collator, ManoTargetBuilder
-    from eanet.data.workers import init_loader_worker
 
     opts = ctx.options
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))

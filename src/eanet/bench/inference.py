@@ -17,9 +17,11 @@ from typing import Any
 import torch
 
 from eanet.bench.agreement import compare_predictions
+from eanet.bench.ceilings import matmul_rate
 from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.memory import peak_memory_mb
 from eanet.bench.timing import time_calls
+from eanet.inference.fast import apply_speed_options, fp32_matmul_precision
 from eanet.speed import SpeedConfig, agreement_class
 
 __all__ = ["Variant", "inference_variants", "run_inference", "reference_outputs"]
@@ -74,8 +76,6 @@ def _speed_for_batches(speed: SpeedConfig, batch_sizes: tuple[int, ...]) -> Spee
 
 def reference_outputs(ctx: BenchContext, device: torch.device) -> Any:
     """The fp32 reference prediction on the agreement images (computed once per device)."""
-    from eanet.inference.fast import apply_speed_options
-
     key = f"reference_outputs_{device}"
     if key not in ctx.results:
         ref = apply_speed_options(ctx.model, SpeedConfig(), device=device)
@@ -120,9 +120,6 @@ def run_inference(ctx: BenchContext) -> dict[str, Any]:
 
 def _ceilings(ctx: BenchContext) -> dict[str, Any]:
     """Matrix-product rates of the device (fp32 without TF32, TF32, bf16) and the arithmetic floor per image."""
-    from eanet.bench.ceilings import matmul_rate
-    from eanet.inference.fast import fp32_matmul_precision
-
     n = 8192 if ctx.cuda else (256 if ctx.quick else 2048)
     out: dict[str, Any] = {}
     for name, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True),
@@ -146,8 +143,6 @@ def _measure_variant(
     rows: list[dict[str, Any]],
 ) -> None:
     """Append one row per batch size to ``rows`` (as they are measured, so a later failure keeps them)."""
-    from eanet.inference.fast import apply_speed_options
-
     opts, device = ctx.options, ctx.device
     H, W = ctx.model.input_size
     speed = _speed_for_batches(variant.speed, (*batch_sizes, n_agree))

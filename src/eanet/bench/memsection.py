@@ -12,8 +12,14 @@ from typing import Any
 
 import torch
 
+from eanet.bench.child import ChildModel
 from eanet.bench.context import BenchContext
+from eanet.bench.cpu import onnx_export
 from eanet.bench.memory import peak_memory_mb
+from eanet.bench.training import TrainStep, TrainVariant
+from eanet.bench.workload import load_batches, move_batch
+from eanet.config import config_to_dict
+from eanet.inference.fast import apply_speed_options
 from eanet.speed import SpeedConfig
 
 __all__ = ["run_memory"]
@@ -25,10 +31,6 @@ def _two_calls(fn) -> Any:
 
 
 def run_memory(ctx: BenchContext) -> dict[str, Any]:
-    from eanet.bench.training import TrainStep, TrainVariant
-    from eanet.bench.workload import load_batches, move_batch
-    from eanet.inference.fast import apply_speed_options
-
     opts = ctx.options
     params = sum(p.numel() for p in ctx.model.parameters())
     out: dict[str, Any] = {
@@ -70,14 +72,9 @@ def run_memory(ctx: BenchContext) -> dict[str, Any]:
             gc.collect()
     # CPU: each path in a fresh process (this one holds many models), resident set after importing the libraries,
     # after loading the model, and the peak after a few batch-1 calls.
-    from eanet.bench.child import ChildModel
-    from eanet.config import config_to_dict
-
     images = [ctx.agreement_images()[:1]]
     candidates: list[tuple[str, Any]] = [("torch fp32 eager", None)]
     if opts.onnx and not ctx.quick:
-        from eanet.bench.cpu import onnx_export
-
         fp32, int8 = onnx_export(ctx)
         candidates += [("onnxruntime fp32", fp32), ("onnxruntime int8-dynamic", int8)]
     state = ctx.model.state_dict()

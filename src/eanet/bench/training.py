@@ -23,8 +23,12 @@ from torch import nn
 from eanet.bench.context import BenchContext, not_measured
 from eanet.bench.memory import peak_memory_mb
 from eanet.bench.timing import synchronize, time_calls
-from eanet.bench.workload import load_batches, move_batch
+from eanet.bench.workload import data_config, load_batches, model_sizes, move_batch
+from eanet.data import build_dataset
+from eanet.data.collate import Collator, ManoTargetBuilder
+from eanet.data.workers import init_loader_worker
 from eanet.inference.fast import flatten_prediction, fp32_matmul_precision, unflatten_prediction
+from eanet.losses import compute_losses, total_loss
 
 __all__ = ["TrainVariant", "TrainStep", "train_variants", "run_train_step"]
 
@@ -73,8 +77,6 @@ class TrainStep:
         self.device = device
 
     def __call__(self, batch: dict[str, Any]) -> torch.Tensor:
-        from eanet.losses import compute_losses, total_loss
-
         img = batch["img"]
         if self.variant.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
@@ -95,11 +97,6 @@ class TrainStep:
 def _pipeline_rate(ctx: BenchContext, step: TrainStep, batch_size: int, workers: int, batches: int) -> dict[str, Any]:
     """Images/s of steps fed by the real data pipeline (workers decode/augment; hand-model targets on the device)."""
     from torch.utils.data import DataLoader, RandomSampler
-
-    from eanet.bench.workload import data_config, model_sizes
-    from eanet.data import build_dataset
-    from eanet.data.collate import Collator, ManoTargetBuilder
-    from eanet.data.workers import init_loader_worker
 
     dcfg = data_config(ctx.cfg, ctx.synthetic("data"))
     dataset = build_dataset(dcfg, "train", ctx.cfg.hand_model, **model_sizes(ctx.cfg))

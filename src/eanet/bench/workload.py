@@ -20,6 +20,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from eanet.data import build_dataset
+from eanet.data.collate import Collator, ManoTargetBuilder
+from eanet.data.synthetic_manifest import MANIFEST_NAME
+from eanet.losses import compute_losses, total_loss
+from eanet.model import build_model
+from eanet.run_checkpoint import load_checkpoint
+from eanet.synth.config import SynthConfig
+from eanet.synth.generate import generate_synthetic_dataset
+
 if TYPE_CHECKING:
     from eanet.config import Config
     from eanet.model.eanet import EANet
@@ -56,14 +65,10 @@ QUICK_OVERRIDES: tuple[str, ...] = (
 def load_bench_model(cfg: Config, checkpoint: str | None, seed: int = 0) -> tuple[EANet, Config, str]:
     """``(model on the CPU in eval mode, its Config, a description of the weights)``."""
     if checkpoint is not None:
-        from eanet.run_checkpoint import load_checkpoint
-
         model, ckpt_cfg = load_checkpoint(checkpoint, "cpu", hand_model_cfg=cfg.hand_model)
         return model.eval(), dataclasses.replace(cfg, model=ckpt_cfg.model, hand_model=ckpt_cfg.hand_model), (
             f"checkpoint {Path(checkpoint).name}"
         )
-    from eanet.model import build_model
-
     torch.manual_seed(seed)
     model = build_model(cfg.model, cfg.hand_model)
     return model.eval(), cfg, f"random initialisation (seed {seed})"
@@ -76,10 +81,6 @@ def synthetic_root(work_dir: Path, num_frames: int, cameras: int, size: tuple[in
         size: image ``(width, height)`` (the release's is 334 x 512; real-size JPEGs make the data benchmark
             decode what training would decode).
     """
-    from eanet.data.synthetic_manifest import MANIFEST_NAME
-    from eanet.synth.config import SynthConfig
-    from eanet.synth.generate import generate_synthetic_dataset
-
     root = work_dir / f"synth-{num_frames}x{cameras}-{size[0]}x{size[1]}"
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
@@ -106,8 +107,6 @@ def model_sizes(cfg: Config) -> dict[str, tuple[int, ...]]:
 
 
 def _collate(samples: list[dict[str, Any]], builder: nn.Module | None) -> dict[str, Any]:
-    from eanet.data.collate import Collator
-
     return Collator(builder)(samples)
 
 
@@ -115,9 +114,6 @@ def load_batches(
     cfg: Config, root: Path, role: str, batch_size: int, num_batches: int, hand_models: tuple[nn.Module, nn.Module]
 ) -> list[dict[str, Any]]:
     """``num_batches`` collated batches (CPU tensors, hand-model targets included) from the synthetic set."""
-    from eanet.data import build_dataset
-    from eanet.data.collate import ManoTargetBuilder
-
     dcfg = data_config(cfg, root)
     dataset = build_dataset(dcfg, role, cfg.hand_model, **model_sizes(cfg))
     builder = ManoTargetBuilder(*hand_models, **model_sizes(cfg), bbox_3d_size=dcfg.bbox_3d_size)
@@ -132,8 +128,6 @@ def load_batches(
 
 def agreement_images(cfg: Config, root: Path, count: int) -> Tensor:
     """``(count, 3, H, W)`` test crops of the synthetic set (no augmentation), repeated if the set is smaller."""
-    from eanet.data import build_dataset
-
     dataset = build_dataset(data_config(cfg, root), "test", cfg.hand_model, **model_sizes(cfg))
     return torch.stack([torch.as_tensor(dataset[i % len(dataset)]["img"]) for i in range(count)])  # (N, 3, H, W)
 
@@ -154,8 +148,6 @@ def train_briefly(
 
     The BatchNorm statistics move with the data too, so every layer of the measured model carries trained values.
     """
-    from eanet.losses import compute_losses, total_loss
-
     if steps <= 0:
         return model.eval()
     model.to(device).train()

@@ -53,6 +53,7 @@ from eanet.data.jsonstream import JSONFormatError, iter_json_items
 from eanet.data.npyfile import NpyAppender, read_npy_header
 from eanet.data.release import HAND_TYPE_CODES, ReleasePaths
 from eanet.errors import UserError
+from eanet.fileio import file_sha256
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -163,8 +164,6 @@ def source_fingerprint(path: Path, with_hash: bool = True, full_hash: bool = Fal
         out["sha256_head_tail"] = head_tail.hexdigest()
         out["sha256_sampled"] = sampled.hexdigest()
     if full_hash:
-        from eanet.fileio import file_sha256
-
         out["sha256"] = file_sha256(path)
     return out
 

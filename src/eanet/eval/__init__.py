@@ -32,6 +32,8 @@ __all__ = [
     "make_train_evaluate_fn",
 ]
 
+# Lazy: `eanet.config` imports eanet.eval.config, which runs this file, and a configuration must load and be checked
+# (`eanet configs`, every command's config errors) without waiting for torch: these names are imported on first use.
 _LAZY = {
     "Evaluator": "eanet.eval.evaluator",
     "HandRegressors": "eanet.eval.evaluator",

@@ -43,6 +43,7 @@ from eanet.eval.result import EvalResult, MetricValue, SequenceResult, metric_un
 from eanet.eval.targets import BATCH_KEYS, EvalTargets, targets_from_batch
 from eanet.hand_model.skeleton import IH26M_TO_JOINTS_21, IH26M_WRIST, NUM_JOINTS
 from eanet.structures import TwoHandPrediction
+from eanet.train.distributed import all_gather
 
 __all__ = ["Evaluator", "HandRegressors", "Records", "DATASETS"]
 
@@ -207,8 +208,6 @@ def deduplicate(records: Records) -> tuple[Records, int]:
 
 def _default_gather(records: Records) -> list[Records]:
     """All ranks' records (every rank gets all of them); just ``[records]`` outside ``torch.distributed``."""
-    from eanet.train.distributed import all_gather
-
     return all_gather(records)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from eanet.errors import InvalidInputError
+from eanet.hand_model.skeleton import MIDDLE_MCP, WRIST
 
 __all__ = ["Protocol", "PROTOCOLS", "get_protocol", "OFFICIAL", "INTAGHAND", "INTERWILD"]
 
@@ -86,8 +87,6 @@ class Protocol:
     @property
     def root_index(self) -> int:
         """Index of the root in the wrist-first 21-joint order."""
-        from eanet.hand_model.skeleton import MIDDLE_MCP, WRIST
-
         return WRIST if self.root == "wrist" else MIDDLE_MCP
 
     def signature(self) -> str:

@@ -21,11 +21,24 @@ from typing import Any
 import torch
 from torch import nn
 
+from eanet.config import config_to_dict
+from eanet.data import build_dataloader, build_dataset
+from eanet.data.collate import ManoTargetBuilder
 from eanet.errors import InvalidInputError, MissingFileError
 from eanet.eval.evaluator import Evaluator, HandRegressors
 from eanet.eval.metrics import heatmap_to_crop_scale
+from eanet.eval.pose_difference import plot_error_vs_pose_difference
 from eanet.eval.protocols import Protocol, get_protocol
 from eanet.eval.result import EvalResult, write_result_json
+from eanet.hand_model import load_hand_model_data
+from eanet.hand_model.config import HandModelConfig
+from eanet.hand_model.consistency import check_hand_models
+from eanet.hand_model.layer import HandModelLayer
+from eanet.hand_model.mano import load_mano_pair
+from eanet.model import load_official
+from eanet.model.official import official_model_config
+from eanet.run_checkpoint import load_checkpoint
+from eanet.train import distributed as dist_utils
 
 __all__ = [
     "EvalData",
@@ -88,8 +101,6 @@ def load_gt_hand_model_data(hand_model_cfg: Any) -> tuple[Any, Any]:
     Raises:
         MissingFileError: the MANO files are not available, with what to do.
     """
-    from eanet.hand_model.mano import load_mano_pair
-
     origin = "the config key hand_model.mano_dir" if hand_model_cfg.mano_dir else None
     try:
         return load_mano_pair(hand_model_cfg.mano_dir, origin=origin, cache=hand_model_cfg.mano_cache)
@@ -119,8 +130,6 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData, model_kind: str | None = 
             open hand asked for on data not made with it), saying which setting to use.
         MissingFileError: ``mano`` without MANO files.
     """
-    from eanet.hand_model.consistency import check_hand_models
-
     choice = cfg.eval.gt_hand_model
     if choice not in ("mano", "open"):
         raise InvalidInputError(f"unknown eval.gt_hand_model {choice!r}; choose 'mano' or 'open'")
@@ -129,8 +138,6 @@ def resolve_gt_hand_model(cfg: Any, ev_data: EvalData, model_kind: str | None = 
                       model_kind=model_kind)  # fmt: skip
     if choice == "mano":
         return "mano", load_gt_hand_model_data(cfg.hand_model)
-    from eanet.hand_model import load_hand_model_data
-
     return "open", (load_hand_model_data("open", "right"), load_hand_model_data("open", "left"))
 
 
@@ -282,9 +289,6 @@ class EvalOutputs:
 
 def _load_model_for_eval(checkpoint: Path, cfg: Any, device: torch.device) -> tuple[nn.Module, Any]:
     """The model in eval mode and the configuration it was built with (checkpoint's model/hand-model sections)."""
-    from eanet.model import load_official
-    from eanet.run_checkpoint import load_checkpoint
-
     if not checkpoint.is_file():
         raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
     if checkpoint.suffix == ".safetensors":
@@ -293,9 +297,6 @@ def _load_model_for_eval(checkpoint: Path, cfg: Any, device: torch.device) -> tu
     if checkpoint.name.endswith((".pth.tar", ".pth", ".pt", ".tar")):
         mano_dir = cfg.hand_model.mano_dir
         model = load_official(checkpoint, mano_dir, device=device)
-        from eanet.hand_model.config import HandModelConfig
-        from eanet.model.official import official_model_config
-
         official_cfg = dataclasses.replace(
             cfg, model=official_model_config(), hand_model=HandModelConfig(kind="mano", mano_dir=mano_dir)
         )
@@ -331,11 +332,6 @@ def _build_eval_run(
     :class:`~eanet.model.config.ModelConfig` the model was built with: the crops and the ground truth's heatmap
     joints take its input size and heatmap shape.
     """
-    from eanet.data import build_dataloader, build_dataset
-    from eanet.data.collate import ManoTargetBuilder
-    from eanet.hand_model.layer import HandModelLayer
-    from eanet.train import distributed as dist_utils
-
     input_size, heatmap_shape = tuple(model_cfg.input_size), tuple(model_cfg.heatmap_shape)
     dataset = build_dataset(ev_data.data, "test", input_size=input_size, heatmap_shape=heatmap_shape,
                             hand_model_data=gt_data)  # fmt: skip
@@ -402,8 +398,6 @@ def run_eval(
         output: JSON path (default ``cfg.eval.output`` or ``<output_dir>/eval/<protocol>-<dataset>-<subset>.json``).
         command_line: recorded in the JSON.
     """
-    from eanet.train import distributed as dist_utils
-
     checkpoint = Path(checkpoint)
     device = device or dist_utils.local_device(cfg.device)
     started_group = False
@@ -420,10 +414,6 @@ def run_eval(
 def _run_eval(
     cfg: Any, checkpoint: Path, device: torch.device, output: str | Path | None, command_line: str | None
 ) -> EvalOutputs:
-    from eanet.config import config_to_dict
-    from eanet.eval.pose_difference import plot_error_vs_pose_difference
-    from eanet.train import distributed as dist_utils
-
     protocol = get_protocol(cfg.eval.protocol)
     model, model_cfg = _load_model_for_eval(checkpoint, cfg, device)
     ev_data = resolve_eval_data(cfg)
@@ -492,8 +482,6 @@ def make_train_evaluate_fn(
     :meth:`EvalResult.scalars` (``mpjpe_all``, ``mpvpe_interacting``, ...), at most ``train.eval_max_samples``
     samples; rank 0 writes ``<output_dir>/eval/epoch-<N>.json`` when ``write_json``.
     """
-    from eanet.train import distributed as dist_utils
-
     state: dict[str, Any] = {}
 
     def setup(model: nn.Module) -> None:

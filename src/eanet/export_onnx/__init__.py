@@ -20,8 +20,9 @@ checkpoint file (:func:`eanet.run_checkpoint.export_checkpoint`) and a predictor
 
 from __future__ import annotations
 
-from eanet._lazy import lazy_exports
+from eanet.export_onnx.export import OnnxExportWrapper, compare_with_torch, export_onnx
 from eanet.export_onnx.names import FORMAT, FORMAT_VERSION, HAND_FIELDS, OUTPUT_NAMES
+from eanet.export_onnx.runtime import OnnxModel, read_onnx_metadata
 
 __all__ = [
     "FORMAT",
@@ -35,13 +36,3 @@ __all__ = [
     "read_onnx_metadata",
 ]
 
-_LAZY = {
-    "OnnxExportWrapper": "eanet.export_onnx.export",
-    "export_onnx": "eanet.export_onnx.export",
-    "compare_with_torch": "eanet.export_onnx.export",
-    "OnnxModel": "eanet.export_onnx.runtime",
-    "read_onnx_metadata": "eanet.export_onnx.runtime",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

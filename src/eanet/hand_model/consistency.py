@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from eanet.data.synthetic_manifest import synthetic_hand_model_kind
 from eanet.errors import InvalidInputError
 
 __all__ = ["data_hand_model", "check_hand_models"]
@@ -40,8 +41,6 @@ def data_hand_model(data_root: str | Path, dataset: str = "interhand26m") -> tup
         InvalidInputError: a manifest that cannot be read or names no hand model (never guessed).
     """
     # The one reader of the manifest is the module that writes it.
-    from eanet.data.synthetic_manifest import synthetic_hand_model_kind
-
     for folder in _manifest_dirs(data_root, dataset):
         kind = synthetic_hand_model_kind(folder)
         if kind is not None:

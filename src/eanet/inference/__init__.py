@@ -25,6 +25,9 @@ __all__ = [
     "predict_inputs",
 ]
 
+# Lazy: `eanet.config` imports eanet.inference.config, which runs this file, and a configuration must load and be
+# checked (`eanet configs`, every command's config errors) without waiting for torch: these names are imported on
+# first use.
 _LAZY = {
     "Predictor": "eanet.inference.predictor",
     "ImagePrediction": "eanet.inference.result",

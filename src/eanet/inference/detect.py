@@ -31,7 +31,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from eanet.data.augment import union_bbox
 from eanet.errors import InvalidInputError, MissingFileError, UserError
+from eanet.hand_model.mano import default_cache_dir
 
 __all__ = [
     "HandDetection",
@@ -141,8 +143,6 @@ def two_hand_box(hands: Sequence[HandDetection], hand_box_extend: float = 1.25, 
     Returns:
         :class:`Detection` with ``status`` ``two_hands``, ``one_hand`` (and a warning) or ``none`` (box None).
     """
-    from eanet.data.augment import union_bbox
-
     ranked = tuple(sorted(hands, key=lambda h: -float(h.score))[:max_hands])
     if not ranked:
         return Detection(hands=(), box=None, status="none")
@@ -173,8 +173,6 @@ def landmarks_box(landmarks: np.ndarray) -> np.ndarray:
 
 def default_detector_model_path() -> Path:
     """Where ``eanet detector fetch`` caches ``hand_landmarker.task``: ``<user cache>/mediapipe/``."""
-    from eanet.hand_model.mano import default_cache_dir
-
     return default_cache_dir() / "mediapipe" / "hand_landmarker.task"
 
 

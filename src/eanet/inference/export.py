@@ -28,6 +28,7 @@ import numpy as np
 
 from eanet.errors import InvalidInputError
 from eanet.fileio import atomic_write_bytes
+from eanet.render.scene import HAND_COLORS
 
 __all__ = ["AXES", "to_axes", "write_json", "write_mesh", "write_glb", "write_prediction_meshes"]
 
@@ -107,8 +108,6 @@ def write_glb(hands: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Pa
     """
     import trimesh
 
-    from eanet.render.scene import HAND_COLORS
-
     colors = colors or HAND_COLORS
     path = Path(path)
     scene = trimesh.Scene()
@@ -134,8 +133,6 @@ def write_prediction_meshes(prediction, out_dir: str | Path, axes: str = "opencv
     Returns:
         ``{"right_obj", "right_ply", "left_obj", "left_ply", "glb"}`` -> path.
     """
-    from eanet.render.scene import HAND_COLORS
-
     out_dir = Path(out_dir)
     paths: dict[str, Path] = {}
 

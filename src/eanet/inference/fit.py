@@ -58,12 +58,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from eanet.geometry import axis_angle_to_rotmat
+from eanet.geometry import axis_angle_to_rotmat, project_weak_perspective, rotmat_to_rot6d
 from eanet.hand_model.lbs import skin_vertices
 from eanet.hand_model.poses import JOINT_LIMITS_DEG, joint_frames, mirror_pose, pose_to_angles
 from eanet.hand_model.skeleton import BONES_21, HANDS, MEDIAPIPE_TO_JOINTS_21, NUM_JOINTS
 from eanet.inference.config import FitConfig
 from eanet.inference.detect import HandDetection
+from eanet.inference.placement import project, solve_translation
+from eanet.structures import HandPrediction, TwoHandPrediction, tensor_fields_map
 
 __all__ = [
     "HandKeypoints",
@@ -790,8 +792,6 @@ class KeypointFitter:
     @staticmethod
     def _solve_transl(joints: np.ndarray, target: HandKeypoints, camera: Any) -> np.ndarray:
         """Translation putting ``joints`` (model frame, rotated) onto the 2D keypoints (closed form)."""
-        from eanet.inference.placement import solve_translation
-
         fx = float(camera.focal[0])
         spread_m = float(np.sqrt(((joints[:, :2] - joints[:, :2].mean(0)) ** 2).sum(1).mean()))
         spread_px = float(np.sqrt(((target.uv_px - target.uv_px.mean(0)) ** 2).sum(1).mean()))
@@ -1031,8 +1031,6 @@ class _Problem:
 
 
 def _project(points: np.ndarray, camera: Any) -> np.ndarray:
-    from eanet.inference.placement import project
-
     return project(points, camera.focal, camera.princpt)
 
 
@@ -1054,9 +1052,6 @@ class MeanHandNetwork:
     feature_grid = (8, 8)
 
     def __init__(self, hand_models: tuple[Any, Any], input_size: tuple[int, int] = (256, 256)) -> None:
-        from eanet.geometry import axis_angle_to_rotmat, project_weak_perspective, rotmat_to_rot6d
-        from eanet.structures import HandPrediction
-
         self.input_size = input_size
         # Camera-frame orientations (columns: where the model's x, y, z axes go). Right hand (fingers along -x, back
         # +y, thumb +z in its model frame): fingers up (-y_cam), back to the camera (-z_cam), so thumb to -x_cam.
@@ -1098,8 +1093,6 @@ class MeanHandNetwork:
         self._rel_trans = torch.tensor([[gap_m, 0.0, 0.0]], dtype=torch.float64)
 
     def __call__(self, img: Tensor):
-        from eanet.structures import TwoHandPrediction, tensor_fields_map
-
         batch = img.shape[0]
         hands = {side: tensor_fields_map(h, lambda t: t.expand(batch, *t.shape[1:])) for side, h in self._hands.items()}
         return TwoHandPrediction(right=hands["right"], left=hands["left"], rel_trans=self._rel_trans.expand(batch, 3))

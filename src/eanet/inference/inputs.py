@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from eanet.data.images import ImageReadError, read_image
 from eanet.errors import InvalidInputError
 
 __all__ = [
@@ -171,8 +172,6 @@ def load_image(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
         InputError: missing, empty, not a regular file, unreadable, truncated, not an image, or more than
             ``max_pixels`` pixels.
     """
-    from eanet.data.images import ImageReadError, read_image
-
     path = Path(path)
     if path.is_dir():
         raise InputError(str(path), "is a folder, not an image")

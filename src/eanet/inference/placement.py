@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eanet.data.augment import crop_transform, process_bbox
 from eanet.errors import InvalidInputError
+from eanet.render.camera import Camera
 
 __all__ = [
     "Crop",
@@ -120,8 +122,6 @@ def make_crop(
     Raises:
         InvalidInputError: a box that is not 4 finite numbers, has no area, or lies outside the image.
     """
-    from eanet.data.augment import crop_transform, process_bbox
-
     box = np.asarray(box, dtype=np.float64).reshape(-1)
     if box.shape != (4,) or not np.all(np.isfinite(box)):
         raise InvalidInputError(f"a box must be 4 finite numbers x, y, width, height; got {box.tolist()}")
@@ -179,8 +179,6 @@ def image_camera(width: int, height: int, intrinsics=None, *, focal: float | Non
     Returns:
         ``(camera, description)``: the camera and how its intrinsics were chosen.
     """
-    from eanet.render.camera import Camera
-
     center = ((width - 1) / 2.0, (height - 1) / 2.0)
     if intrinsics is None:
         if focal is not None:

@@ -30,7 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eanet.config import load_config
+from eanet.data import build_dataset
+from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
 from eanet.errors import UserError
+from eanet.eval.runner import make_train_evaluate_fn
+from eanet.inference.export import write_json
+from eanet.inference.inputs import InputItem, collect_inputs
+from eanet.inference.predictor import Predictor
+from eanet.inference.runner import OutputOptions, predict_inputs
+from eanet.run_checkpoint import load_checkpoint
+from eanet.train.build import train
 
 __all__ = ["QuickstartSettings", "QuickstartResult", "run_quickstart"]
 
@@ -158,8 +168,6 @@ def _prepare_out(out_dir: Path) -> None:
 
 def _train_config(settings: QuickstartSettings, data_dir: Path, run_dir: Path, progress: bool):
     """The ``synthetic-cpu`` configuration sized to ``settings`` (epochs cover ``train_steps``)."""
-    from eanet.config import load_config
-
     train_images = settings.frames * settings.cameras
     steps_per_epoch = max(1, train_images // settings.batch_size)
     epochs = max(1, math.ceil(settings.train_steps / steps_per_epoch))
@@ -192,10 +200,6 @@ def _train_config(settings: QuickstartSettings, data_dir: Path, run_dir: Path, p
 def _synthetic_items(cfg, data_dir: Path, count: int) -> list:
     """Held-out synthetic images with their ground-truth crop boxes (interacting hands first)."""
     import numpy as np
-
-    from eanet.data import build_dataset
-    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
-    from eanet.inference.inputs import InputItem
 
     dataset = build_dataset(cfg.data, "test", input_size=cfg.model.input_size, heatmap_shape=cfg.model.heatmap_shape,
                             hand_model_data=synthetic_gt_hand_model_data(data_dir))  # fmt: skip
@@ -248,15 +252,6 @@ def run_quickstart(
     ``out_dir`` must be empty, new, or hold an earlier quickstart (which is replaced).
     """
     import torch
-
-    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
-    from eanet.eval.runner import make_train_evaluate_fn
-    from eanet.inference.export import write_json
-    from eanet.inference.inputs import collect_inputs
-    from eanet.inference.predictor import Predictor
-    from eanet.inference.runner import OutputOptions, predict_inputs
-    from eanet.run_checkpoint import load_checkpoint
-    from eanet.train.build import train
 
     out_dir = Path(out_dir)
     _prepare_out(out_dir)

@@ -32,6 +32,7 @@ from eanet.hand_model.skeleton import JOINTS_21
 from eanet.inference.detect import Detection
 from eanet.inference.placement import Crop
 from eanet.inference.reliability import warning_codes
+from eanet.version import __version__
 
 __all__ = ["HandResult", "ImagePrediction", "FailedPrediction", "FORMAT", "FORMAT_VERSION"]
 
@@ -163,8 +164,6 @@ class ImagePrediction:
 
     def to_dict(self, include_vertices: bool = True) -> dict[str, Any]:
         """A JSON-serialisable dict (layout in the module docstring)."""
-        from eanet.version import __version__
-
         cam = self.camera
         return {
             "format": FORMAT,

@@ -25,6 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from eanet.geometry import axis_angle_to_rotmat, quaternion_to_axis_angle, rotmat_to_quaternion
+from eanet.inference.placement import project
+
 __all__ = ["OneEuroFilter", "SmoothingSettings", "HandSequenceSmoother", "quaternions_continuous"]
 
 
@@ -148,9 +151,6 @@ class HandSequenceSmoother:
         if not self.settings.enabled:
             return prediction
         import torch
-
-        from eanet.geometry import axis_angle_to_rotmat, quaternion_to_axis_angle, rotmat_to_quaternion
-        from eanet.inference.placement import project
 
         smoothed = {}
         root_right = self._filter("root_cam", "root_cam", prediction.right.root_cam, dt)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eanet.render import draw_joints_2d, overlay, side_view
+from eanet.render.draw import choose_legend_corner, draw_hand_legend
 from eanet.render.scene import HAND_COLORS, Mesh
 
 __all__ = [
@@ -68,8 +70,6 @@ def _projected_vertices(prediction, camera) -> np.ndarray:
 
 def overlay_legend_corner(prediction, width: int, height: int) -> str:
     """The legend corner :func:`render_overlay` picks for ``prediction`` in a ``width`` x ``height`` render."""
-    from eanet.render.draw import choose_legend_corner
-
     camera = prediction.camera
     if (width, height) != (camera.width, camera.height):
         camera = camera.scaled(width / camera.width)
@@ -81,9 +81,6 @@ def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600
     """Both meshes over ``image`` as the predicted camera sees them (downscaled to ``max_size`` when larger), with
     the right/left legend (``legend_corner``: ``auto``, a corner of :data:`eanet.render.draw.LEGEND_CORNERS`, or
     None for none)."""
-    from eanet.render import overlay
-    from eanet.render.draw import draw_hand_legend
-
     image, camera, _ = _scaled(prediction, image, max_size)
     out = overlay(image, prediction_meshes(prediction), camera, renderer=renderer, alpha=alpha)
     if legend_corner is None:
@@ -94,9 +91,6 @@ def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600
 def render_side(prediction, size: int, renderer, angle_deg: float = 90.0, legend_corner: str | None = "auto") -> np.ndarray:
     """Both meshes turned ``angle_deg`` about the camera's vertical axis, framed, on white (depth order visible),
     with the right/left legend."""
-    from eanet.render import side_view
-    from eanet.render.draw import draw_hand_legend
-
     rgb = side_view(prediction_meshes(prediction), size, size, angle_deg=angle_deg, renderer=renderer).rgb.copy()
     if legend_corner is None:
         return rgb
@@ -106,9 +100,6 @@ def render_side(prediction, size: int, renderer, angle_deg: float = 90.0, legend
 def render_joints(prediction, image: np.ndarray, max_size: int = 1600, legend_corner: str | None = "auto") -> np.ndarray:
     """The 2D joints of both hands drawn on ``image`` (wrists marked with the hand's colour, named in the legend)."""
     import cv2
-
-    from eanet.render import draw_joints_2d
-    from eanet.render.draw import draw_hand_legend
 
     image, _, scale = _scaled(prediction, image, max_size)
     out = np.ascontiguousarray(image)

@@ -25,6 +25,11 @@ import torch
 from torch import Tensor
 
 from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError, UnsafeFileError
+from eanet.hand_model.config import HandModelConfig
+from eanet.model import build_model, model_kwargs
+from eanet.model.config import ModelConfig
+from eanet.model.eanet import EANet
+from eanet.model.provenance import OFFICIAL_METADATA_KEY, UNKNOWN
 
 __all__ = [
     "KEY_TABLE",
@@ -147,8 +152,6 @@ def official_to_ours_key(key: str) -> str:
 
 def official_model_config():
     """The :class:`ModelConfig` of the official release (all defaults)."""
-    from eanet.model.config import ModelConfig
-
     return ModelConfig()
 
 
@@ -159,9 +162,6 @@ def expected_state_shapes(model_cfg=None) -> dict[str, torch.Size]:
 
 @functools.lru_cache(maxsize=8)
 def _expected_state_cached(model_cfg) -> dict[str, torch.Size]:
-    from eanet.model import model_kwargs
-    from eanet.model.eanet import EANet
-
     kwargs = {**model_kwargs(model_cfg), "backbone_weights": None}
     with torch.device("meta"):
         net = EANet(None, None, **kwargs)
@@ -307,8 +307,6 @@ def write_official_checkpoint(
             only ``network``): a :class:`~eanet.model.provenance.TrainingData` JSON, or ``unknown``. Without it the
             file would pass for the official release (InterHand2.6M) when read back.
     """
-    from eanet.model.provenance import OFFICIAL_METADATA_KEY, UNKNOWN
-
     obj: dict = {"epoch": epoch, "network": to_official_state_dict(state), "optimizer": None}
     obj[OFFICIAL_METADATA_KEY] = training_data or UNKNOWN
     torch.save(obj, Path(path))
@@ -343,9 +341,6 @@ def load_official(
         >>> from eanet.model import load_official
         >>> model = load_official("snapshot_29.pth.tar", mano_dir="~/mano")  # doctest: +SKIP
     """
-    from eanet.hand_model.config import HandModelConfig
-    from eanet.model import build_model
-
     if hand_model_cfg is None:
         hand_model_cfg = HandModelConfig(kind="mano", mano_dir=None if mano_dir is None else str(mano_dir))
     elif mano_dir is not None:

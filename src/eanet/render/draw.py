@@ -9,7 +9,7 @@ import numpy as np
 
 from eanet.errors import InvalidInputError
 from eanet.hand_model.skeleton import BONES_21
-from eanet.render.scene import as_rgb
+from eanet.render.scene import HAND_COLORS, as_rgb
 
 __all__ = [
     "FINGER_COLORS",
@@ -297,8 +297,6 @@ def draw_hand_legend(
         ``(image with the legend, its layout)``.
     """
     import cv2
-
-    from eanet.render.scene import HAND_COLORS
 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

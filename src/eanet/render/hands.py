@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from eanet.errors import InvalidInputError
+from eanet.hand_model.poses import mirror_pose
 from eanet.hand_model.skeleton import JOINTS_21, WRIST
 from eanet.render.draw import contact_sheet
 from eanet.render.renderer import Background, Renderer
@@ -97,8 +98,6 @@ def hand_pair(
         ``[right, left]`` meshes; the right hand is on the image's left.
     """
     import torch
-
-    from eanet.hand_model.poses import mirror_pose
 
     pose = np.asarray(pose, dtype=np.float32).reshape(45)
     meshes = []

@@ -21,6 +21,7 @@ import numpy as np
 
 from eanet.errors import InvalidInputError
 from eanet.render.camera import Camera
+from eanet.render.gl import PyrenderBackend, RenderBackendUnavailable
 from eanet.render.scene import (
     Lighting,
     Mesh,
@@ -80,8 +81,6 @@ class Renderer:
         platform = os.environ.get("PYOPENGL_PLATFORM")
         known_failure = _AUTO_FAILURES.get(platform)
         if self.requested_backend == "pyrender" or (self.requested_backend == "auto" and known_failure is None):
-            from eanet.render.gl import PyrenderBackend, RenderBackendUnavailable
-
             try:
                 self._backend = PyrenderBackend()
             except RenderBackendUnavailable as err:
@@ -92,6 +91,7 @@ class Renderer:
         elif self.requested_backend == "auto":
             logger.debug("OpenGL rendering unavailable (%s); using the pure-torch rasterizer", known_failure)
         if self._backend is None:
+            # Imported on use: the rasterizer needs torch, which an OpenGL (pyrender) renderer never loads.
             from eanet.render.rasterizer import TorchRasterizer
 
             self._backend = TorchRasterizer(self.device)

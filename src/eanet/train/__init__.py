@@ -12,6 +12,8 @@ from eanet.train.config import LossWeightsConfig, TrainConfig
 
 __all__ = ["TrainConfig", "LossWeightsConfig", "train", "build_trainer", "Trainer", "TrainResult", "NonFiniteLossError"]
 
+# Lazy: `eanet.config` imports eanet.train.config, which runs this file, and a configuration must load and be checked
+# (`eanet configs`, every command's config errors) without waiting for torch: these names are imported on first use.
 _LAZY = {
     "train": "eanet.train.build",
     "build_trainer": "eanet.train.build",

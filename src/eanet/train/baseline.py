@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from eanet.geometry import axis_angle_to_rotmat, rotmat_to_rot6d
-from eanet.hand_model.skeleton import HANDS
+from eanet.hand_model.skeleton import HANDS, NUM_JOINTS
+from eanet.model.heads import HandRegression
 from eanet.structures import TwoHandPrediction
 
 __all__ = [
@@ -127,8 +128,6 @@ class MeanPoseModel(nn.Module):
         self.register_buffer("rel_trans", mean.rel_trans.clone(), persistent=False)  # (3,)
 
     def forward(self, img: Tensor) -> TwoHandPrediction:
-        from eanet.model.heads import HandRegression
-
         B = img.shape[0]
         hands = {}
         for h, side in enumerate(HANDS):
@@ -197,8 +196,6 @@ class MeanJoints2DModel(nn.Module):
 
     def forward(self, img: Tensor) -> TwoHandPrediction:
         import dataclasses
-
-        from eanet.hand_model.skeleton import NUM_JOINTS
 
         pred = self.blind(img)
         b = img.shape[0]

@@ -16,7 +16,20 @@ from typing import Any
 import torch
 
 from eanet.config import Config, ConfigError
+from eanet.data import build_collator, build_dataset
+from eanet.data.collate import ManoTargetBuilder
+from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
+from eanet.errors import DiskFullError, UserError, disk_full_cause
+from eanet.eval.runner import make_train_evaluate_fn, resolve_eval_data
+from eanet.hand_model.consistency import check_hand_models
+from eanet.model import build_model
+from eanet.model.provenance import training_data_for_run
+from eanet.run_checkpoint import save_checkpoint
+from eanet.train import distributed as dist_utils
+from eanet.train.baseline import MeanJoints2DModel, MeanPoseModel, mean_training_joints_hm, mean_training_pose
+from eanet.train.checkpoint import CheckpointManager, disk_full_error, load_model_state, load_training_checkpoint
 from eanet.train.loop import Trainer, TrainResult
+from eanet.train.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = [
     "check_config",
@@ -46,12 +59,8 @@ def check_hand_models_for_training(cfg: Config) -> None:
     Raises:
         InvalidInputError: a mismatch, naming the setting to change.
     """
-    from eanet.hand_model.consistency import check_hand_models
-
     check_hand_models(data_root=cfg.data.root, dataset=cfg.data.dataset, model_kind=cfg.hand_model.kind, training=True)
     if cfg.train.eval_every_epochs > 0 or cfg.train.eval_before_training:
-        from eanet.eval.runner import resolve_eval_data
-
         ev_data = resolve_eval_data(cfg)
         check_hand_models(data_root=ev_data.data.root, dataset=ev_data.dataset, gt_hand_model=cfg.eval.gt_hand_model)
 
@@ -102,12 +111,6 @@ def check_output_dir(output_dir: str | Path) -> Path:
 
 def build_trainer(cfg: Config, device: torch.device) -> Trainer:
     """Build the model, training set, collation, hand-model targets and held-out evaluation for ``cfg``."""
-    from eanet.data import build_collator, build_dataset
-    from eanet.data.collate import ManoTargetBuilder
-    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
-    from eanet.model import build_model
-    from eanet.train.seeding import seed_everything
-
     check_config(cfg)
     check_output_dir(cfg.output_dir)  # before the minutes of building the model and opening the data
     seed_everything(cfg.seed)  # same initial weights on every process
@@ -129,8 +132,6 @@ def build_trainer(cfg: Config, device: torch.device) -> Trainer:
         batch_transform = None
     evaluate = None
     if cfg.train.eval_every_epochs > 0 or cfg.train.eval_before_training:
-        from eanet.eval.runner import make_train_evaluate_fn
-
         evaluate = make_train_evaluate_fn(cfg, device, gt_hand_model_data=synthetic_gt_hand_model_data(cfg.data.root))
     return Trainer(cfg, device, model, dataset, collate_fn=collate, batch_transform=batch_transform, evaluate=evaluate)
 
@@ -148,13 +149,6 @@ def evaluate_mean_baseline(cfg: Config, model: torch.nn.Module, device: torch.de
     the training run's evaluation; logged, and written to ``<output_dir>/eval/mean_baseline.json`` on rank 0."""
     import dataclasses
     import json
-
-    from eanet.data import build_dataset
-    from eanet.data.synthetic_manifest import synthetic_gt_hand_model_data
-    from eanet.eval.runner import make_train_evaluate_fn
-    from eanet.train import distributed as dist_utils
-    from eanet.train.baseline import MeanJoints2DModel, MeanPoseModel, mean_training_joints_hm, mean_training_pose
-    from eanet.train.seeding import get_rng_state, set_rng_state
 
     plain = dataclasses.replace(cfg.data, augment=False)
     dataset = build_dataset(plain, "train", cfg.hand_model, input_size=cfg.model.input_size,
@@ -212,10 +206,6 @@ def export_model(trainer: Trainer, cfg: Config, path: str | Path, *, global_step
         global_step: the steps the model's weights have had (default: the trainer's position; the best checkpoint's
             own step when its weights were loaded into the model).
     """
-    from eanet.model.provenance import training_data_for_run
-    from eanet.run_checkpoint import save_checkpoint
-    from eanet.train.checkpoint import disk_full_error
-
     path = Path(path)
     step = trainer.position.global_step if global_step is None else global_step
     training_data = training_data_for_run(cfg.data, step)
@@ -243,9 +233,6 @@ def train(cfg: Config, device: torch.device) -> TrainResult:
         DiskFullError: a write into the run directory (checkpoint, log, TensorBoard event, exported weights) failed
             for lack of space; the message names the run directory and its newest complete checkpoint.
     """
-    from eanet.errors import DiskFullError, UserError, disk_full_cause
-    from eanet.train.checkpoint import CheckpointManager
-
     try:
         return _train(cfg, device)
     except Exception as err:
@@ -262,9 +249,6 @@ def train(cfg: Config, device: torch.device) -> TrainResult:
 
 
 def _train(cfg: Config, device: torch.device) -> TrainResult:
-    from eanet.train import distributed as dist_utils
-    from eanet.train.checkpoint import load_model_state, load_training_checkpoint
-
     trainer = build_trainer(cfg, device)
     baseline: dict[str, float] = {}
     if cfg.train.eval_mean_baseline and trainer.position.global_step == 0 and trainer.evaluate_fn is not None:

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from eanet.errors import InvalidInputError
+
 __all__ = [
     "DistInfo",
     "init_distributed",
@@ -84,8 +86,6 @@ def local_device(spec: str) -> torch.device:
     device = torch.device(spec)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            from eanet.errors import InvalidInputError
-
             raise InvalidInputError(f"device {spec!r} was asked for, but CUDA is not available; use device=cpu")
         if device.index is None:
             device = torch.device("cuda", _env_int("LOCAL_RANK", 0))

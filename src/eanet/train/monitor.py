@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eanet.train.checkpoint import atomic_write
+
 __all__ = ["RunMonitor", "format_duration"]
 
 logger = logging.getLogger(__name__)
@@ -94,8 +96,6 @@ class RunMonitor:
             if rec.get("global_step", 0) <= resume_step:
                 kept.append(line)
         # Atomically: rewriting in place on a full disk would leave the log truncated.
-        from eanet.train.checkpoint import atomic_write
-
         text = "".join(line + "\n" for line in kept).encode()
         atomic_write(path, lambda f: f.write(text))
 

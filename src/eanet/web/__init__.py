@@ -11,18 +11,8 @@ Importing this package is light; Gradio loads with :mod:`eanet.web.app` (which t
 
 from __future__ import annotations
 
-from eanet._lazy import lazy_exports
+from eanet.web.app import DemoRunner, DemoSettings, build_app, launch_app
+from eanet.web.uploads import UploadLimits, decode_upload
 
 __all__ = ["build_app", "launch_app", "DemoSettings", "DemoRunner", "UploadLimits", "decode_upload"]
 
-_LAZY = {
-    "build_app": "eanet.web.app",
-    "launch_app": "eanet.web.app",
-    "DemoSettings": "eanet.web.app",
-    "DemoRunner": "eanet.web.app",
-    "UploadLimits": "eanet.web.uploads",
-    "decode_upload": "eanet.web.uploads",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

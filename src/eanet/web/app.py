@@ -39,7 +39,12 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eanet.errors import UserError  # noqa: E402
+from eanet.inference.detect import default_detector_model_path
+from eanet.inference.export import write_glb, write_json
 from eanet.inference.inputs import parse_box  # noqa: E402
+from eanet.inference.reliability import warning_code
+from eanet.inference.visualize import render_prediction
+from eanet.render import Renderer
 from eanet.web.uploads import ALLOWED_SUFFIXES, UploadError, UploadLimits, decode_upload  # noqa: E402
 
 __all__ = [
@@ -105,8 +110,6 @@ class DemoResult:
 
 def warnings_markdown(warnings: list[str]) -> str:
     """The warnings box above the pictures: one bold line per warning with its code ("" when there are none)."""
-    from eanet.inference.reliability import warning_code
-
     lines = [f"- ⚠️ **{_escape(str(w))}** (`{warning_code(w)}`)" for w in warnings]
     return ("### Read this before trusting the result\n" + "\n".join(lines)) if lines else ""
 
@@ -122,8 +125,6 @@ def detection_available(predictor: Any) -> tuple[bool, str]:
     """Whether MediaPipe and its model file are installed; ``(available, why not)``."""
     if importlib.util.find_spec("mediapipe") is None:
         return False, "MediaPipe is not installed (pip install 'eanet[detect]'; then `eanet detector fetch`)"
-    from eanet.inference.detect import default_detector_model_path
-
     configured = getattr(predictor.config, "detector_model_path", None)
     path = Path(configured).expanduser() if configured else default_detector_model_path()
     if not path.is_file():
@@ -167,8 +168,6 @@ class DemoRunner:
     @property
     def renderer(self):
         if self._renderer is None:
-            from eanet.render import Renderer
-
             self._renderer = Renderer(getattr(self.predictor.config, "render_backend", "auto"))
         return self._renderer
 
@@ -216,9 +215,6 @@ class DemoRunner:
             )
 
     def _predict(self, image: np.ndarray, mode: str, box: tuple[float, ...] | None, fit: bool = False) -> DemoResult:
-        from eanet.inference.export import write_glb, write_json
-        from eanet.inference.visualize import render_prediction
-
         prediction = self.predictor.predict(image, box, cropped=mode == "cropped", fit="keypoints" if fit else "none")
         renders = render_prediction(prediction, image, self.renderer, max_size=self.settings.render_max_size)
         data = prediction.to_dict(include_vertices=True)
