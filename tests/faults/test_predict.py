@@ -197,21 +197,21 @@ def test_empty_image_in_a_folder_does_not_stop_the_others(checkpoints, photos, t
 def test_unexpected_errors_fail_only_their_input(checkpoints, photos, tmp_path, monkeypatch):
     """A bug-like error while reading one input, and a network pass that breaks on one input of a batch: each is
     reported for that input, and the other input is still written."""
-    import eanet.data.images as images
+    import eanet.inference.inputs as inputs  # load_image reads through this module's read_image
     from eanet.inference.predictor import Predictor
 
-    read_image = images.read_image
+    read_image = inputs.read_image
 
     def read_breaks_on_b(path):
         if Path(path).name == "b.jpg":
             raise RuntimeError("decoder crashed")
         return read_image(path)
 
-    monkeypatch.setattr(images, "read_image", read_breaks_on_b)
+    monkeypatch.setattr(inputs, "read_image", read_breaks_on_b)
     code, out, _, summary = run_predict(checkpoints["good"], tmp_path / "out1", str(photos), "--cropped")
     assert code == 1 and by_name(summary)["a.png"]["status"] == "ok"
     assert "RuntimeError: decoder crashed" in by_name(summary)["b.jpg"]["error"]
-    monkeypatch.setattr(images, "read_image", read_image)
+    monkeypatch.setattr(inputs, "read_image", read_image)
 
     postprocess = Predictor.postprocess
 

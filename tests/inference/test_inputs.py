@@ -40,12 +40,12 @@ def test_huge_images_are_refused_from_the_header(tmp_path, monkeypatch):
     write_test_image(path, 400, 300)
     with pytest.raises(InputError, match="megapixels"):
         load_image(path, max_pixels=100_000)
-    import eanet.data.images as images
+    import eanet.inference.inputs as inputs
 
     def no_decode(*_a, **_k):
         raise AssertionError("decoded a refused image")
 
-    monkeypatch.setattr(images, "read_image", no_decode)  # the header check comes first
+    monkeypatch.setattr(inputs, "read_image", no_decode)  # the header check comes first (where load_image looks it up)
     with pytest.raises(InputError, match="megapixels"):
         load_image(path, max_pixels=100_000)
 
