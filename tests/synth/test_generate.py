@@ -314,7 +314,7 @@ def test_human_annot_and_rootnet_files(synth_dir):
 def test_hic_set(synth_dir, layers):
     from pycocotools.coco import COCO
 
-    from eanet.synth.hic import read_ply_vertices
+    from eanet.data.hic import load_ply_vertices
 
     hic = synth_dir / "HIC"
     coco = COCO(str(hic / "HIC.json"))
@@ -332,7 +332,7 @@ def test_hic_set(synth_dir, layers):
 
             ply = PlyData.read(str(hic / path))
             assert ply["vertex"].count == layer.num_verts and ply["face"].count == len(layer.faces)
-            verts = read_ply_vertices(hic / path)
+            verts = load_ply_vertices(hic / path)
             assert 0.3 < verts[:, 2].mean() < 1.0  # camera frame, metres
 
 
@@ -580,10 +580,10 @@ def test_mano_hands(mano_dir, tmp_path):
                 np.testing.assert_allclose(out.joints_ih26m[0].numpy() * 1000, world[21 * h : 21 * h + 21], atol=1e-3)
                 checked += 1
     assert checked >= 2
-    from eanet.synth.hic import read_ply_vertices
+    from eanet.data.hic import load_ply_vertices
 
     meshes = sorted((tmp_path / "HIC" / "meshes").rglob("*.ply"))
-    assert meshes and all(read_ply_vertices(m).shape == (MANO_NUM_VERTS, 3) for m in meshes)
+    assert meshes and all(load_ply_vertices(m).shape == (MANO_NUM_VERTS, 3) for m in meshes)
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from eanet.errors import InvalidInputError
 from eanet.hand_model import load_hand_model_data
 
 __all__ = [
+    "find_synthetic_manifest",
     "MANIFEST_NAME",
     "STATUS_COMPLETE",
     "STATUS_INCOMPLETE",
@@ -53,6 +54,17 @@ _FIX = (
 def write_synthetic_manifest(out_dir: str | Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest`` (the object described in this module's docstring) to ``out_dir/synthetic_manifest.json``."""
     (Path(out_dir) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def find_synthetic_manifest(root: str | Path, dataset: str = "interhand26m") -> Path | None:
+    """The :data:`MANIFEST_NAME` file that marks the data root ``root`` as ``eanet synth`` output, or None (real data).
+
+    ``eanet synth`` writes the manifest at the top of its output; its HIC-format set lies in ``OUT/HIC``, so a HIC
+    root (``dataset="hic"``) is also checked one level up.
+    """
+    root = Path(root).expanduser()
+    candidates = [root / MANIFEST_NAME] + ([root.parent / MANIFEST_NAME] if dataset == "hic" else [])
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def read_synthetic_manifest(root: str | Path) -> dict[str, Any] | None:

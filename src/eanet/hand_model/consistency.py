@@ -19,18 +19,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from eanet.data.synthetic_manifest import synthetic_hand_model_kind
+from eanet.data.synthetic_manifest import find_synthetic_manifest, synthetic_hand_model_kind
 from eanet.errors import InvalidInputError
 
 __all__ = ["data_hand_model", "check_hand_models"]
 
 logger = logging.getLogger(__name__)
-
-
-def _manifest_dirs(data_root: str | Path, dataset: str) -> list[Path]:
-    """Where ``eanet synth`` would have put its manifest for this data root (``OUT``; ``OUT/HIC`` for HIC sets)."""
-    root = Path(data_root)
-    return [root] if dataset != "hic" else [root, root.parent]
 
 
 def data_hand_model(data_root: str | Path, dataset: str = "interhand26m") -> tuple[str, bool]:
@@ -40,12 +34,14 @@ def data_hand_model(data_root: str | Path, dataset: str = "interhand26m") -> tup
     Raises:
         InvalidInputError: a manifest that cannot be read or names no hand model (never guessed).
     """
-    # The one reader of the manifest is the module that writes it.
-    for folder in _manifest_dirs(data_root, dataset):
-        kind = synthetic_hand_model_kind(folder)
-        if kind is not None:
-            return kind, True
-    return "mano", False
+    # The one reader of the manifest is the module that defines its format.
+    manifest = find_synthetic_manifest(data_root, dataset)
+    if manifest is None:
+        return "mano", False
+    kind = synthetic_hand_model_kind(manifest.parent)
+    if kind is None:  # the file vanished between the two reads
+        raise InvalidInputError(f"{manifest} disappeared while it was read; run again once the data is in place")
+    return kind, True
 
 
 def _describe(kind: str, synthetic: bool, root: str | Path) -> str:

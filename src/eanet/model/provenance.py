@@ -23,14 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eanet.data.synthetic_manifest import MANIFEST_NAME
+from eanet.data.synthetic_manifest import find_synthetic_manifest
 from eanet.errors import InvalidInputError
 
 __all__ = [
     "METADATA_KEY",
     "OFFICIAL_METADATA_KEY",
     "TrainingData",
-    "synthetic_manifest_of",
     "training_data_for_run",
     "official_training_data",
 ]
@@ -122,24 +121,13 @@ class TrainingData:
         return None if text is None else cls.from_json(text, where)
 
 
-def synthetic_manifest_of(root: str | Path, dataset: str = "interhand26m") -> Path | None:
-    """The ``synthetic_manifest.json`` that marks ``root`` as ``eanet synth`` output, or None (real data).
-
-    ``eanet synth`` writes the manifest at the top of its output; its HIC-format set lies in ``OUT/HIC``, so a HIC
-    root is also checked one level up.
-    """
-    root = Path(root).expanduser()
-    candidates = [root / MANIFEST_NAME] + ([root.parent / MANIFEST_NAME] if dataset == "hic" else [])
-    return next((p for p in candidates if p.is_file()), None)
-
-
 def training_data_for_run(data_cfg: Any, global_step: int) -> TrainingData:
     """The record for weights trained by ``eanet train`` with the data section ``data_cfg`` (a ``DataConfig``)."""
     root = Path(data_cfg.root).expanduser()
     return TrainingData(
         dataset=data_cfg.dataset,
         root=str(root.resolve()),
-        synthetic=synthetic_manifest_of(root, data_cfg.dataset) is not None,
+        synthetic=find_synthetic_manifest(root, data_cfg.dataset) is not None,
         global_step=int(global_step),
         origin="eanet train",
     )

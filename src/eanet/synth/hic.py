@@ -19,17 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from eanet.data.hic import HIC_FOCAL, HIC_PRINCPT
 from eanet.hand_model.poses import sample_betas
 from eanet.synth import appearance as app
 from eanet.synth.camera import SynthCamera
 from eanet.synth.capture import CaptureRenderer, hand_type_of, seeded_rng
 from eanet.synth.json_writer import CocoJsonWriter
 
-__all__ = ["generate_hic", "write_ply", "read_ply_vertices", "HIC_FOCAL", "HIC_PRINCPT", "HIC_SIZE"]
+__all__ = ["generate_hic", "write_ply", "HIC_SIZE"]
 
 #: HIC's fixed Kinect intrinsics and image size (InterWild ``data/HIC/HIC.py``; ``interhand_format.md`` §9).
-HIC_FOCAL = (525.0, 525.0)
-HIC_PRINCPT = (319.5, 239.5)
 HIC_SIZE = (640, 480)
 _HIC_KIND_WEIGHTS = {"touch": 0.3, "overlap": 0.2, "interlaced": 0.2, "far": 0.1, "right": 0.1, "left": 0.1}
 _HIC_FRAMES_PER_SEQUENCE = 8
@@ -45,14 +44,6 @@ def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
     f["vertex_indices"] = faces
     path.parent.mkdir(parents=True, exist_ok=True)
     PlyData([PlyElement.describe(v, "vertex"), PlyElement.describe(f, "face")], text=False).write(str(path))
-
-
-def read_ply_vertices(path: Path) -> np.ndarray:
-    """``(V, 3)`` float32 vertices of a PLY file (as InterWild's ``load_ply`` reads HIC meshes)."""
-    from plyfile import PlyData
-
-    vertex = PlyData.read(str(path))["vertex"]
-    return np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
 
 
 def generate_hic(capture_renderer: CaptureRenderer, hic_dir: Path, num_frames: int, seed: int, bar=None) -> int:
