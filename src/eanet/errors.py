@@ -5,6 +5,8 @@ Every message says what is wrong and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 #: What to do about a checkpoint or exported file whose recorded metadata is damaged.
 DAMAGED_FILE_REMEDY = "the file was damaged or edited; download or copy it again from where it came from"
 
@@ -27,6 +29,42 @@ class UnsafeFileError(UserError):
 
 class CheckpointMismatchError(UserError):
     """A checkpoint does not fit the architecture or hand model it is loaded into."""
+
+
+def describe_key_mismatch(
+    missing: Sequence[str], unexpected: Sequence[str], wrong_shapes: Sequence[str], *, keys: str = "keys", limit: int = 8
+) -> str:
+    """The one wording, in every :class:`CheckpointMismatchError`, of weights that do not fit a model:
+    ``missing keys 2: a, b; unexpected keys 1: c; wrong shapes 1: d (4,) (expected (3,))``.
+
+    Each list is sorted and cut to ``limit`` entries, followed by how many more there are. ``keys`` names the key
+    space (``"official keys"`` when the names are the official release's).
+    """
+
+    def listing(label: str, items: Sequence[str]) -> str:
+        items = sorted(items)
+        more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+        return f"{label} {len(items)}: {', '.join(items[:limit])}{more}"
+
+    parts = [
+        listing(label, items)
+        for label, items in ((f"missing {keys}", missing), (f"unexpected {keys}", unexpected), ("wrong shapes", wrong_shapes))
+        if items
+    ]
+    return "; ".join(parts)
+
+
+def state_shape_mismatch(expected: Mapping[str, Sequence[int]], given: Mapping[str, Sequence[int]]) -> str:
+    """:func:`describe_key_mismatch` of a state dict's shapes (``given``) against a model's (``expected``); ``""``
+    when every key is there with its shape and there are no others."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [
+        f"{k} {tuple(given[k])} (expected {tuple(expected[k])})"
+        for k in expected
+        if k in given and tuple(given[k]) != tuple(expected[k])
+    ]
+    return describe_key_mismatch(missing, unexpected, wrong)
 
 
 class DiskFullError(UserError, OSError):

@@ -138,7 +138,7 @@ def test_missing_unexpected_and_mis_shaped_keys_are_listed(fake_official):
     with pytest.raises(CheckpointMismatchError, match=r"missing official keys 1: hand_rotation_net\.rcam_out\.0\.bias"):
         convert_official_state_dict(missing)
     extra = {**network, "hand_rotation_net.extra_head.weight": torch.zeros(1)}
-    with pytest.raises(CheckpointMismatchError, match=r"unexpected keys 1: hand_rotation_net\.extra_head\.weight"):
+    with pytest.raises(CheckpointMismatchError, match=r"unexpected official keys 1: hand_rotation_net\.extra_head\.weight"):
         convert_official_state_dict(extra)
     wrong = {**network, "hand_rotation_net.rcam_out.0.bias": torch.zeros(4)}
     with pytest.raises(CheckpointMismatchError, match=r"wrong shapes 1: hand_rotation_net\.rcam_out\.0\.bias \(4,\)"):

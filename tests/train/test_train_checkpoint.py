@@ -79,5 +79,5 @@ def test_model_state_mismatch_lists_keys():
     with pytest.raises(CheckpointMismatchError) as err:
         load_model_state(model, sd, source="ckpt.pt")
     msg = str(err.value)
-    assert "missing keys: 1.bias" in msg and "unexpected keys: 9.extra" in msg
-    assert "0.weight (checkpoint (4, 2), model (3, 2))" in msg
+    assert "missing keys 1: 1.bias" in msg and "unexpected keys 1: 9.extra" in msg
+    assert "wrong shapes 1: 0.weight (4, 2) (expected (3, 2))" in msg

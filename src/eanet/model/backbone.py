@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from eanet.errors import CheckpointMismatchError, MissingFileError, UserError
+from eanet.errors import CheckpointMismatchError, MissingFileError, UserError, state_shape_mismatch
 
 __all__ = ["ResNetBackbone", "BACKBONE_CHANNELS", "init_backbone", "torchvision_random_init"]
 
@@ -107,15 +107,12 @@ class ResNetBackbone(nn.Module):
             source = str(path)
         dropped = ("fc.",) if self.stages == 4 else ("fc.", "layer4.")
         state = {k: v for k, v in state.items() if not k.startswith(dropped)}
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        mis_shaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-        if missing or unexpected or mis_shaped:
+        own = {k: tuple(v.shape) for k, v in self.state_dict().items()}
+        mismatch = state_shape_mismatch(own, {k: tuple(v.shape) for k, v in state.items()})
+        if mismatch:
             raise CheckpointMismatchError(
-                f"backbone weights from {source} do not fit a {self.name}: missing {missing[:8]} ({len(missing)} in "
-                f"all), unexpected {unexpected[:8]} ({len(unexpected)}), wrong shapes {mis_shaped[:8]} "
-                f"({len(mis_shaped)}); pass a torchvision {self.name} state dict"
+                f"backbone weights from {source} do not fit a {self.name}: {mismatch}; pass a torchvision {self.name} "
+                "state dict"
             )
         self.load_state_dict(state, strict=True)
         logger.info("loaded backbone weights from %s", source)

@@ -34,7 +34,13 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from eanet.config_dict import config_to_dict
-from eanet.errors import DAMAGED_FILE_REMEDY, CheckpointMismatchError, InvalidInputError, MissingFileError
+from eanet.errors import (
+    DAMAGED_FILE_REMEDY,
+    CheckpointMismatchError,
+    InvalidInputError,
+    MissingFileError,
+    state_shape_mismatch,
+)
 from eanet.hand_model import build_hand_models
 from eanet.hand_model.config import HandModelConfig
 from eanet.model import build_model
@@ -195,11 +201,11 @@ def save_model(
             "training data unknown").
     """
     state = model.state_dict()
-    expected = expected_state_shapes(model_cfg)
-    if {k: tuple(v) for k, v in expected.items()} != {k: tuple(v.shape) for k, v in state.items()}:
+    mismatch = state_shape_mismatch(expected_state_shapes(model_cfg), {k: tuple(v.shape) for k, v in state.items()})
+    if mismatch:
         raise CheckpointMismatchError(
-            "the model's weights do not match model_cfg (different architecture); save it with the configuration it "
-            "was built from"
+            f"the model's weights do not match model_cfg (different architecture: {mismatch}); save it with the "
+            "configuration it was built from"
         )
     check_run_config_sections(run_config, model=model_cfg)
     fingerprint = ""
@@ -320,19 +326,10 @@ def load_model(
     else:
         logger.info("%s records no hand-model fingerprint; the hand model was not checked", path)
 
-    expected = expected_state_shapes(model_cfg)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mis_shaped = sorted(
-        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k])})"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != tuple(expected[k])
-    )
-    if missing or unexpected or mis_shaped:
+    mismatch = state_shape_mismatch(expected_state_shapes(model_cfg), {k: tuple(v.shape) for k, v in state.items()})
+    if mismatch:
         raise CheckpointMismatchError(
-            f"{path}: the weights do not fit the recorded configuration (missing {len(missing)}: {missing[:8]}; "
-            f"unexpected {len(unexpected)}: {unexpected[:8]}; wrong shapes {len(mis_shaped)}: {mis_shaped[:8]}); "
-            "the file is damaged or was edited"
+            f"{path}: the weights do not fit the recorded configuration ({mismatch}); the file is damaged or was edited"
         )
     # Weights are assigned, not initialised: nothing is downloaded or drawn at random.
     model = build_model(model_cfg, hand_models=hand_models, state_dict=state)

@@ -24,7 +24,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from eanet.errors import CheckpointMismatchError, InvalidInputError, MissingFileError, UnsafeFileError
+from eanet.errors import (
+    CheckpointMismatchError,
+    InvalidInputError,
+    MissingFileError,
+    UnsafeFileError,
+    describe_key_mismatch,
+)
 from eanet.hand_model.config import HandModelConfig
 from eanet.model import build_model, model_kwargs
 from eanet.model.config import ModelConfig
@@ -228,12 +234,6 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict]
     return state, meta
 
 
-def _summarise(keys: list[str], limit: int = 8) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:limit])
-    return f"{len(keys)}: {shown}" + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
 def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) -> dict[str, Tensor]:
     """Translate an official state dict (no ``module.`` prefix) into ours, strictly.
 
@@ -267,15 +267,10 @@ def convert_official_state_dict(official: Mapping[str, Tensor], model_cfg=None) 
             converted[ours] = value
     missing = [ours_to_official_key(k) for k in expected if k not in seen]
     if unexpected or missing or mis_shaped:
-        parts = []
-        if missing:
-            parts.append(f"missing official keys {_summarise(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys {_summarise(unexpected)}")
-        if mis_shaped:
-            parts.append(f"wrong shapes {_summarise(mis_shaped)}")
         raise CheckpointMismatchError(
-            "the checkpoint does not match the official EANet architecture: " + "; ".join(parts) + ". Pass an "
+            "the checkpoint does not match the official EANet architecture: "
+            + describe_key_mismatch(missing, unexpected, mis_shaped, keys="official keys")
+            + ". Pass an "
             "unmodified official snapshot_*.pth.tar (or its bare state dict)."
         )
     if skipped:

@@ -39,6 +39,7 @@ from eanet.errors import (
     InvalidInputError,
     MissingFileError,
     disk_full_cause,
+    state_shape_mismatch,
 )
 from eanet.fileio import atomic_write
 
@@ -143,31 +144,12 @@ def nonfinite_tensors(module: nn.Module, limit: int = 5) -> tuple[list[str], int
 
 def load_model_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Load a state dict strictly; a mismatch raises :class:`CheckpointMismatchError` listing the differing keys."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    wrong_shape = sorted(
-        f"{k} (checkpoint {tuple(state_dict[k].shape)}, model {tuple(own[k].shape)})"
-        for k in set(own) & set(state_dict)
-        if tuple(own[k].shape) != tuple(state_dict[k].shape)
-    )
-    if missing or unexpected or wrong_shape:
-
-        def listing(keys: list[str]) -> str:
-            shown = ", ".join(keys[:20])
-            return shown + (f", ... ({len(keys)} in all)" if len(keys) > 20 else "")
-
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {listing(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {listing(unexpected)}")
-        if wrong_shape:
-            parts.append(f"shape mismatches: {listing(wrong_shape)}")
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    mismatch = state_shape_mismatch(own, {k: tuple(v.shape) for k, v in state_dict.items()})
+    if mismatch:
         raise CheckpointMismatchError(
-            f"{source} was saved from a different architecture than the configured model; "
-            + "; ".join(parts)
-            + ". Use the configuration the checkpoint was trained with (it is stored in the run's config.yaml)."
+            f"{source} was saved from a different architecture than the configured model: {mismatch}. Use the "
+            "configuration the checkpoint was trained with (it is stored in the run's config.yaml)."
         )
     model.load_state_dict(state_dict, strict=True)
 
