@@ -7,7 +7,7 @@ import argparse
 _EPILOG = """\
 examples:
   eanet quickstart --out runs/quickstart                                       # ~7 minutes on a 2-core CPU
-  eanet quickstart --out runs/quickstart --photos ../shared/assets/images      # also your cropped two-hand photos
+  eanet quickstart --out runs/quickstart --photos my_photos/      # also your cropped two-hand photos
   eanet quickstart --out /tmp/qs --quick                                       # a trimmed smoke run (< 1 min)
 
 Needs no MANO file and no internet: the synthetic data use the built-in open hand model. The model it trains is

@@ -17,7 +17,7 @@ MediaPipe's handedness labels are reported as given (``detector_label``); the cr
 both hands anyway). Keypoint fitting (:mod:`eanet.inference.fit`) weighs them, with the 3D landmarks' geometry, to
 tell which detected hand is the right one: the Tasks landmarker used here names the hand as seen in the image
 (older MediaPipe solutions documented labels for mirrored selfie images; see :func:`eanet.inference.fit.label_evidence`).
-Tightly interlocked hands are sometimes found as one hand (environment.md); the union box then still holds both, but
+Tightly interlocked hands are sometimes found as one hand (seen on the interlocked example photo); the union box then still holds both, but
 the result says "one hand".
 """
 
@@ -306,7 +306,7 @@ def check_model_file(path: Path) -> dict[str, int]:
 
 
 #: Members of a ``hand_landmarker.task`` bundle and where each comes from in the mediapipe 0.10.21 wheel
-#: (environment.md: newer wheels ship no model files).
+#: (newer mediapipe wheels ship no model files).
 MODEL_MEMBERS: dict[str, str] = {
     "hand_detector.tflite": "mediapipe/modules/palm_detection/palm_detection_full.tflite",
     "hand_landmarks_detector.tflite": "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
