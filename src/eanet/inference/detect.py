@@ -17,8 +17,8 @@ MediaPipe's handedness labels are reported as given (``detector_label``); the cr
 both hands anyway). Keypoint fitting (:mod:`eanet.inference.fit`) weighs them, with the 3D landmarks' geometry, to
 tell which detected hand is the right one: the Tasks landmarker used here names the hand as seen in the image
 (older MediaPipe solutions documented labels for mirrored selfie images; see :func:`eanet.inference.fit.label_evidence`).
-Tightly interlocked hands are sometimes found as one hand (seen on the interlocked example photo); the union box then still holds both, but
-the result says "one hand".
+Tightly interlocked hands are sometimes found as one hand (seen on the interlocked example photo); the union box then
+still holds both, but the result says "one hand".
 """
 
 from __future__ import annotations
