@@ -7,6 +7,9 @@
   The left hand is the exact mirror image of the right (as the built-in open hand's is).
 * An autouse session fixture points ``$EANET_CACHE_DIR`` at a temporary directory, so no test writes to the
   user's cache.
+* ``tiny_synth_root``: a tiny ``eanet synth`` release (8 train and 8 test images, 128 x 128), written once per
+  session; tests that damage it copy it first. ``tests/tiny_synthetic.py`` has the overrides that make
+  ``eanet train`` run on it in seconds.
 * An autouse fixture restores the ``eanet`` logger after each test: ``eanet.cli.main`` (called in-process by
   command tests) replaces its handlers and turns propagation off, which would hide later tests' records from
   ``caplog``.
@@ -135,6 +138,16 @@ def find_hand_legend() -> Callable[..., list[str]]:
     """``find_hand_legend(rgb, suffix="hand") -> [corner, ...]``: where a picture has the right/left colour legend
     (its squares' centres in the hands' colours; :func:`eanet.render.draw.legend_layout` gives their place)."""
     return _hand_legend_corners
+
+
+@pytest.fixture(scope="session")
+def tiny_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from eanet.cli import main
+
+    root = tmp_path_factory.mktemp("tiny_synth")
+    cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
+    assert main([*cmd, "--splits", "train,test", "--no-progress", "--render-backend", "torch"]) == 0
+    return root
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Each loss term against values computed by hand on tiny crafted tensors (spec §4.3)."""
+"""Each loss term against values computed by hand on tiny crafted tensors (official ``common/nets/loss.py``)."""
 
 import pytest
 import torch
@@ -220,7 +220,7 @@ def test_nan_in_masked_target_is_harmless_but_nan_in_valid_prediction_is_not_hid
 
 
 def test_matches_official_formula_on_random_inputs():
-    """The official CoordLoss/ParamLoss layout: two-hand tensors concatenated along joints/params (spec §4.3)."""
+    """The official CoordLoss/ParamLoss layout: two-hand tensors concatenated along joints/params."""
     torch.manual_seed(1)
     pred = zero_pred()
     for _, hand in pred.hands():

@@ -1,4 +1,4 @@
-"""``eanet quickstart`` (issue 6 item 6) end to end with trimmed sizes: synthetic data, CPU training, evaluation,
+"""``eanet quickstart`` end to end with trimmed sizes: synthetic data, CPU training, evaluation,
 predictions on held-out synthetic images and on a photo, every output written and printed."""
 
 from __future__ import annotations

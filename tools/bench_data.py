@@ -1,4 +1,4 @@
-"""Benchmark of the InterHand2.6M data pipeline at real scale (issue 4 item 5).
+"""Benchmark of the InterHand2.6M data pipeline at real scale.
 
 Generates annotation-only files with the train H+M count (1,361,062 annotations; ``eanet.data.scale_annotations``)
 unless they exist, then measures, each heavy step in a fresh subprocess so peak memory is its own:

@@ -131,9 +131,10 @@ def rot6d_to_rotmat(rot6d: Tensor) -> Tensor:
     The six numbers of each rotation are read as a 3x2 matrix ``[[a, b], [c, d], [e, f]]`` whose columns are
     ``a1 = (a, c, e)`` and ``a2 = (b, d, f)``.
 
-    The official code calls ``torch.cross(b1, b2)`` without ``dim``; for an input of exactly three rotations torch
-    then crosses along dimension 0 and the root rotation of a batch of 3 comes out wrong (spec §8). We always cross
-    along the last dimension, which is what the official code computes at every other batch size.
+    The official code calls ``torch.cross(b1, b2)`` without ``dim`` (``common/utils/transforms.py:72``); for an
+    input of exactly three rotations torch then crosses along dimension 0 and the root rotation of a batch of 3
+    comes out wrong (verified by running it). We always cross along the last dimension, which is what the
+    official code computes at every other batch size.
 
     Args:
         rot6d: ``(..., 6)``.
@@ -165,7 +166,7 @@ def project_weak_perspective(points: Tensor, cam: Tensor) -> Tensor:
 
     Args:
         points: ``(B, N, 3)`` points in metres (the hand model's own frame, not root-centred).
-        cam: ``(B, 3)`` raw ``(s, tx, ty)``; no exp or softplus is applied (spec §1.6).
+        cam: ``(B, 3)`` raw ``(s, tx, ty)``; no exp or softplus is applied (as the official ``get_coord``).
 
     Returns:
         ``(B, N, 2)`` in the units of the camera parameters (heatmap pixels for the official model).

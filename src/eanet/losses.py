@@ -1,4 +1,6 @@
-"""Training losses: the official code's eight masked L1 terms, plus the optional vertex term (spec §4.3).
+"""Training losses: the official code's eight masked L1 terms, plus the optional vertex term.
+
+The official terms are those of ``Model.forward`` (``main/model.py:76-86``) and ``common/nets/loss.py``.
 
 Every term is an L1 distance multiplied by a validity mask, reduced with ``.mean()`` over **all** elements of the
 per-element tensor (masked-out zeros included), then multiplied by its weight. The total loss is the plain sum of the
@@ -24,7 +26,7 @@ off (weight 0, not computed) unless its weight is set.
 Non-finite values: the official code replaces every NaN of the per-element loss by 0 ("prevent NaN loss"). Here a
 masked-out element is exactly 0 whatever its prediction or target hold (so NaN/inf placeholders in invalid targets
 neither reach the loss nor its gradient), but a NaN at a *valid* element is kept: it makes the loss non-finite, and
-the trainer skips and counts that step instead of silently training on a zeroed term (spec §9.5). Whenever the
+the trainer skips and counts that step instead of silently training on a zeroed term. Whenever the
 official loss is finite, the two give identical values.
 """
 
@@ -97,7 +99,7 @@ def masked_l1(pred: Tensor, target: Tensor, valid: Tensor, name: str = "loss") -
 
 
 def _two_hands(pred: TwoHandPrediction, attr: str) -> Tensor:
-    """Stack one field of both hands on a hand axis: ``(B, 2, ...)``, right first (spec §1.6, ``th`` order)."""
+    """Stack one field of both hands on a hand axis: ``(B, 2, ...)``, right first (the official ``th`` order)."""
     return torch.stack([getattr(pred.right, attr), getattr(pred.left, attr)], dim=1)  # (B, 2, ...)
 
 
@@ -115,7 +117,7 @@ def compute_losses(
     batch: Mapping[str, Tensor],
     weights: Mapping[str, float] | None = None,
 ) -> dict[str, Tensor]:
-    """The weighted loss terms of one batch (spec §4.3). Terms whose weight is 0 are not computed.
+    """The weighted loss terms of one batch. Terms whose weight is 0 are not computed.
 
     Args:
         pred: network output for ``B`` images.

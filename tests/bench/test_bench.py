@@ -144,3 +144,23 @@ def test_agreement_metrics_on_known_offsets():
     assert b.mean_joint_mm == pytest.approx(1.0) and b.passed is False
     c = compare_predictions(pred(0.0), pred(2e-4 / 3**0.5), "reduced")
     assert c.passed is True and c.max_vertex_mm == pytest.approx(0.4)
+
+
+def test_synthetic_cache_is_reused_when_complete_and_rewritten_when_damaged(tmp_path, monkeypatch, caplog):
+    """The benchmark's synthetic set is written once; a damaged manifest means a damaged cache, written again."""
+    from eanet.bench import workload
+    from eanet.data.synthetic_manifest import MANIFEST_NAME
+
+    root = workload.synthetic_root(tmp_path, num_frames=1, cameras=1, size=(64, 64))
+    assert json.loads((root / MANIFEST_NAME).read_text())["status"] == "complete"
+
+    calls = []
+    monkeypatch.setattr(workload, "generate_synthetic_dataset", lambda cfg, out, **kw: calls.append(out))
+    assert workload.synthetic_root(tmp_path, num_frames=1, cameras=1, size=(64, 64)) == root
+    assert calls == []
+
+    (root / MANIFEST_NAME).write_text("{not json")
+    with caplog.at_level("WARNING", logger="eanet.bench.workload"):
+        assert workload.synthetic_root(tmp_path, num_frames=1, cameras=1, size=(64, 64)) == root
+    assert calls == [root]
+    assert "writing the cached dataset again" in caplog.text and MANIFEST_NAME in caplog.text

@@ -43,7 +43,7 @@ def hands_land_on_discs(sample) -> int:
             continue
         r, g, _ = crop_colour(sample, j)
         right_slot = j < 21
-        # After a flip the right slot holds the image's mirrored left hand, drawn in green (spec §4.1).
+        # After a flip the right slot holds the image's mirrored left hand, drawn in green (as the official flip).
         expect_red = right_slot != flipped
         assert (r > g + 0.3) if expect_red else (g > r + 0.3), (j, flipped, r, g)
         checked += 1

@@ -44,7 +44,8 @@ def test_world_to_camera_reproduces_world_joints(make_random_hand_data, side):
 
 
 def test_official_route_is_not_exact(make_random_hand_data):
-    """The official placement (regressed wrist as pivot, spec §4.2) differs by the pose blend shapes; ours is exact."""
+    """The official placement (InterWild ``get_mano_data``: regressed wrist as pivot) differs by the pose blend shapes;
+    ours is exact."""
     data = make_random_hand_data("right", seed=11)
     layer = HandModelLayer(data, dtype=torch.float64)
     rng = np.random.default_rng(3)

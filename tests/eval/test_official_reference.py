@@ -1,6 +1,6 @@
-"""The ``official`` preset against a slow, literal per-sample reading of the official evaluator (spec §5).
+"""The ``official`` preset against a slow, literal per-sample reading of the official ``InterHand26M.evaluate``.
 
-The reference below follows ``official_eanet.md`` §5 step by step, one sample and one joint at a time, with
+The reference below follows that function step by step, one sample and one joint at a time, with
 ``None`` for unscored entries and ``np.mean`` for the aggregation (so an empty slot would give NaN, as in the
 official ``print_eval_result``). Random data exercise every branch: partial masks in the InterHand2.6M order,
 missing NeuralAnnot fits (all-zero GT meshes), all three hand types, arbitrary prediction scale and translation.
@@ -19,7 +19,7 @@ V = 778
 
 
 def official_reference(pred_verts, gt_verts, mano_exists, trunc_ih26m, hand_type, regressors):
-    """Spec §5, literally. ``pred_verts``/``gt_verts``: (N, 2, V, 3) metres; ``gt_verts`` zero where no fit."""
+    """The official evaluator, literally. ``pred_verts``, ``gt_verts``: (N, 2, V, 3) m; ``gt_verts`` 0 where no fit."""
     n_samples = pred_verts.shape[0]
     sh = [[None] * 42 for _ in range(n_samples)]
     ih = [[None] * 42 for _ in range(n_samples)]

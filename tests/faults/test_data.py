@@ -17,13 +17,11 @@ from pathlib import Path
 import pytest
 
 from eanet.cli import main
+from tiny_synthetic import FAST_TRAIN_OVERRIDES
 
-# small-synthetic shrunk to seconds per run (the evaluations are off: they are not what these tests are about)
+# The evaluations are off: they are not what these tests are about.
 FAST = [
-    "model.input_size=[64,64]",
-    "data.num_workers=0",
-    "train.batch_size=4",
-    "train.progress_bar=false",
+    *FAST_TRAIN_OVERRIDES,
     "train.tensorboard=false",
     "train.eval_before_training=false",
     "train.eval_mean_baseline=false",
@@ -31,18 +29,10 @@ FAST = [
 ]
 
 
-@pytest.fixture(scope="module")
-def synth_release(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
-    assert main([*cmd, "--splits", "train,test", "--no-progress", "--render-backend", "torch"]) == 0
-    return root
-
-
 @pytest.fixture
-def release(synth_release, tmp_path) -> Path:
-    """A private copy of the release that a test may damage."""
-    return Path(shutil.copytree(synth_release, tmp_path / "release"))
+def release(tiny_synth_root, tmp_path) -> Path:
+    """A private copy of the release that a test may damage, without the annotation index other tests built in it."""
+    return Path(shutil.copytree(tiny_synth_root, tmp_path / "release", ignore=shutil.ignore_patterns(".eanet_index")))
 
 
 def _files(directory: Path) -> dict[str, bytes]:

@@ -16,7 +16,7 @@ from eanet.cli import main
 
 @pytest.fixture
 def mixed_inputs(tmp_path, image_dir):
-    """Good images and a video, plus every kind of bad input the issue names."""
+    """Good images and a video, plus every kind of bad input we handle."""
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "cut.jpg").write_bytes((image_dir / "b.jpg").read_bytes()[:300])

@@ -35,7 +35,7 @@ def hand_layers(hand_data_pair):
 
 @pytest.fixture
 def official_keys() -> list[tuple[str, tuple[int, ...], str]]:
-    """``(key, shape, dtype)`` of every entry of the official model's state dict (spec §11)."""
+    """``(key, shape, dtype)`` of every entry of the official model's state dict (``snapshot_{epoch}.pth.tar``)."""
     rows = []
     for line in OFFICIAL_KEYS_TSV.read_text().splitlines():
         if not line.strip():

@@ -1,11 +1,11 @@
-"""An independent, functional re-statement of the official EANet forward pass (spec §1), used as a test oracle.
+"""An independent, functional re-statement of the official EANet forward (``main/model.py``), used as a test oracle.
 
 It reads an **official-format** state dict (official key names, no ``module.`` prefix) directly, so it checks the
 key table of ``eanet.model.official`` as well as the math of our modules: it shares no module code with
 ``eanet.model``. Self-attention blocks run through ``timm``'s ``Block`` (what the official code uses) with the
 explicit (non-fused) attention; cross-attention is written out as ``softmax(q k^T * scale) v``; the 6D conversion
 crosses along "the first dimension of size 3" as the official ``torch.cross(b1, b2)`` without ``dim`` does
-(spec §8), unless ``official_cross_bug=False``.
+(``transforms.py:72``), unless ``official_cross_bug=False``.
 
 Eval mode only (BatchNorm with running statistics). Widths, depths and heads are read from the tensors' shapes.
 """
@@ -99,7 +99,7 @@ def _rot6d_to_axis_angle(x: Tensor, official_cross_bug: bool) -> Tensor:
     a1, a2 = x[:, :, 0], x[:, :, 1]
     b1 = F.normalize(a1)
     b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1)
-    # torch.cross without dim crosses along the first dimension of size 3 (spec §8).
+    # torch.cross without dim crosses along the first dimension of size 3 (official transforms.py:72).
     dim = next(d for d, n in enumerate(b1.shape) if n == 3) if official_cross_bug else -1
     b3 = torch.linalg.cross(b1, b2, dim=dim)
     return rotmat_to_axis_angle(torch.stack((b1, b2, b3), dim=-1))

@@ -178,8 +178,8 @@ def _count(cfg: ModelConfig) -> int:
 
 
 def test_parameter_counts_of_the_release_and_light():
-    assert _count(load_config("eanet").model) == 136_738_221  # spec §3: optimised parameters of the release
-    assert _count(load_config("eanet-light").model) == 53_128_621  # spec §3: width-256 re-parameterisation
+    assert _count(load_config("eanet").model) == 136_738_221  # the official model's optimised parameters
+    assert _count(load_config("eanet-light").model) == 53_128_621  # width-256 re-parameterisation
     assert load_config("eanet").model == ModelConfig()
 
 

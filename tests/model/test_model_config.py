@@ -58,7 +58,7 @@ def test_backbone_output_stride_and_init():
     torch.manual_seed(0)
     backbone = ResNetBackbone("resnet18")
     assert backbone(torch.rand(1, 3, 96, 64)).shape == (1, 512, 3, 2)
-    assert backbone.conv1.weight.std().item() == pytest.approx(0.001, rel=0.1)  # official N(0, 0.001) (spec §1.1)
+    assert backbone.conv1.weight.std().item() == pytest.approx(0.001, rel=0.1)  # official resnet.py: N(0, 0.001)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])

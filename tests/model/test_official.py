@@ -201,7 +201,7 @@ def test_outputs_equal_the_official_forward(tiny_official, hand_data_pair, batch
 
 
 def test_batch_of_three_computes_what_the_official_code_computes_at_other_sizes(tiny_official, hand_data_pair):
-    """Spec §8: the official torch.cross without dim crosses along the batch when B == 3; ours never does."""
+    """Official ``torch.cross`` without ``dim`` (transforms.py:72) crosses along the batch at B == 3; ours does not."""
     model, cfg, official_sd = tiny_official
     hands = {d.side: hand_data_tensors(d) for d in hand_data_pair}
     img = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(3))

@@ -1,5 +1,5 @@
 """The synthetic dataset generator: a tiny InterHand2.6M-format set is generated on the fly and checked field by
-field against the release format (``interhand_format.md``), against pycocotools, the project's readers, the
+field against the InterHand2.6M v1.0 release format, against pycocotools, the project's readers, the
 rendered hand masks, and itself (determinism)."""
 
 from __future__ import annotations

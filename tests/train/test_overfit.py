@@ -1,4 +1,4 @@
-"""Overfit check (issue 10 item 1): the real network, losses and data pipeline memorise 16 fixed synthetic images.
+"""Overfit check: the real network, losses and data pipeline memorise 16 fixed synthetic images.
 
 A model that cannot drive its training error to near zero on a handful of images has a bug between the pixels and the
 loss (targets in the wrong frame, a detached branch, a mis-ordered joint table); one that can, but only learns the

@@ -4,29 +4,11 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from eanet.cli import main
+from tiny_synthetic import FAST_TRAIN_OVERRIDES
 
-
-@pytest.fixture(scope="session")
-def synth_root(tmp_path_factory):
-    """A tiny ``eanet synth`` dataset (8 train and 8 test images), written once per session."""
-    root = tmp_path_factory.mktemp("synth")
-    cmd = ["synth", "--out", str(root), "--num-frames", "4", "--cameras", "2", "--image-size", "128x128"]
-    assert main([*cmd, "--splits", "train,test", "--no-progress", "--render-backend", "torch"]) == 0
-    return root
-
-
-# The small configuration shrunk further so that a step takes well under a second on a CPU.
-FAST = [
-    "model.input_size=[64,64]",
-    "data.num_workers=0",
-    "train.batch_size=4",
-    "train.progress_bar=false",
-    "train.log_every_steps=1",
-    "eval.batch_size=8",
-]
+# Evaluations on, with a log line per step: what this command's tests look at.
+FAST = [*FAST_TRAIN_OVERRIDES, "train.log_every_steps=1", "eval.batch_size=8"]
 
 
 def test_unknown_key_is_an_error_naming_it(capsys):
@@ -42,9 +24,9 @@ def test_data_directory_without_annotations_names_the_file(tmp_path, capsys):
     assert "InterHand2.6M_train_data.json" in err and str(tmp_path) in err
 
 
-def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp_path, capsys):
+def test_trains_exports_resumes_and_rejects_another_architecture(tiny_synth_root, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "--config", "small-synthetic", f"--data-root={synth_root}", f"--out={run}", *FAST]
+    args = ["train", "--config", "small-synthetic", f"--data-root={tiny_synth_root}", f"--out={run}", *FAST]
     assert main([*args, "train.epochs=2", "train.eval_before_training=true", "train.eval_every_epochs=1"]) == 0
     out = capsys.readouterr().out
     assert "trained 4 steps (2 epochs)" in out and "held-out mpjpe_all:" in out
@@ -62,7 +44,7 @@ def test_trains_exports_resumes_and_rejects_another_architecture(synth_root, tmp
     assert model.backbone.name == "resnet18" and saved_cfg.train.epochs == 2
     # What the weights were trained on: eanet synth's data (its manifest), with the steps each file's weights had.
     final = read_training_data(run / "model.safetensors")
-    assert (final.dataset, final.root, final.synthetic, final.global_step) == ("interhand26m", str(synth_root), True, 4)
+    assert (final.dataset, final.root, final.synthetic, final.global_step) == ("interhand26m", str(tiny_synth_root), True, 4)
     best_state = load_training_checkpoint(run / "checkpoints" / "best.pt")
     best = read_training_data(run / "best.safetensors")
     assert best.synthetic and best.global_step == best_state["position"]["global_step"]
@@ -83,9 +65,9 @@ def test_torchrun_entry_point_help():
     assert result.returncode == 0 and "torchrun" in result.stdout
 
 
-def test_hand_model_mismatch_stops_before_the_first_step(synth_root, tmp_path, capsys):
+def test_hand_model_mismatch_stops_before_the_first_step(tiny_synth_root, tmp_path, capsys):
     run = tmp_path / "run"
-    base = ["train", "--config", "small-synthetic", "--data-root", str(synth_root), "--out", str(run), *FAST]
+    base = ["train", "--config", "small-synthetic", "--data-root", str(tiny_synth_root), "--out", str(run), *FAST]
     assert main([*base, "eval.gt_hand_model=mano"]) == 2  # the data was made with the open hand
     err = capsys.readouterr().err
     assert "eval.gt_hand_model=mano, but" in err and "--gt-hand-model open" in err and "Traceback" not in err

@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 #: Which hand each input of the extract-stage FuseFormer belongs to: ``EABlock.forward`` calls
-#: ``extract(F_R, F_L)`` as the official ``module.py`` does (spec §1.2). SimToken is therefore
+#: ``extract(F_R, F_L)`` as the official ``EABlock`` does (``module.py:63-82``). SimToken is therefore
 #: ``[cls, F_R's hw tokens, F_L's hw tokens]`` and JoinToken's FC reads ``cat([F_R, F_L])`` along channels, the
-#: reverse of the paper's prose order ("F_L and F_R", §3.2). tests/analysis checks this against ``hand_proj``.
+#: reverse of the paper's prose order ("F_L and F_R", paper §3.2). tests/analysis checks this against ``hand_proj``.
 EXTRACT_INPUT_HANDS: tuple[str, str] = ("right", "left")
 
 

@@ -3,7 +3,7 @@
 Distances are Euclidean per point, in millimetres, on the outputs users consume: the wrist-relative joints and
 vertices of both hands (``joints_cam``, ``verts_cam``) and the relative translation ``rel_trans``.
 
-Bounds (issue 7, item 3; :func:`eanet.speed.agreement_class` says which applies to a path):
+Bounds (:func:`eanet.speed.agreement_class` says which applies to a path):
 
 * ``fp32`` paths: every joint, vertex and ``rel_trans`` within 1e-4 m (0.1 mm) of the reference.
 * ``reduced`` (bf16/TF32) paths: mean joint difference <= 0.5 mm and max vertex difference <= 2 mm.

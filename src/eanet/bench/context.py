@@ -38,7 +38,7 @@ SECTIONS: tuple[str, ...] = ("inference", "train-step", "data", "cpu-latency", "
 
 @dataclass
 class BenchOptions:
-    """What ``eanet bench`` measures and how (defaults: the issue's measurements on the full model)."""
+    """What ``eanet bench`` measures and how (defaults: every section, on the full model)."""
 
     #: Sections to run (see :data:`SECTIONS`).
     sections: tuple[str, ...] = SECTIONS

@@ -32,7 +32,7 @@ __all__ = ["run_data", "PROJECTED_CORES"]
 
 logger = logging.getLogger(__name__)
 
-#: Cores of the projection (the issue's "feed it on 16 cores").
+#: Cores the loader throughput is projected to (a 16-core training node).
 PROJECTED_CORES = 16
 
 

@@ -6,7 +6,7 @@ import argparse
 
 _EPILOG = """\
 examples:
-  eanet quickstart --out runs/quickstart                                       # ~7 minutes on a 2-core CPU
+  eanet quickstart --out runs/quickstart                                       # 2-5 minutes on a 2-core CPU
   eanet quickstart --out runs/quickstart --photos my_photos/      # also your cropped two-hand photos
   eanet quickstart --out /tmp/qs --quick                                       # a trimmed smoke run (< 1 min)
 

@@ -1,4 +1,4 @@
-"""Crop boxes, augmentation draws and the crop warp of the official training pipeline (spec §4.1).
+"""Crop boxes, augmentation draws and the crop warp of the official training code (``common/utils/preprocessing.py``).
 
 Boxes are ``(x, y, w, h)`` in original-image pixels. The functions on boxes are vectorised over a leading axis so
 the dataset can compute every sample's ground-truth box once, when it builds its sample list.
@@ -55,9 +55,10 @@ def union_bbox(right: np.ndarray, left: np.ndarray, official_bug: bool = False) 
     """Union of two xywh boxes ``(N, 4)``.
 
     Args:
-        official_bug: reproduce ``InterHand26M.py`` line 141 (spec §4.1): width and height are measured from the
-            *right* box's corner instead of the union's, so the box is too small whenever the left hand's box
-            starts left of or above the right one's. Off by default; on to reproduce what the released model saw.
+        official_bug: reproduce line 141 of the official ``data/InterHand26M/InterHand26M.py``: width and height
+            are measured from the *right* box's corner instead of the union's, so the box is too small whenever the
+            left hand's box starts left of or above the right one's. Off by default; on to reproduce what the
+            released model saw.
     """
     r_xyxy = np.concatenate([right[:, :2], right[:, :2] + right[:, 2:]], axis=1)
     l_xyxy = np.concatenate([left[:, :2], left[:, :2] + left[:, 2:]], axis=1)
@@ -98,7 +99,7 @@ def process_bbox(
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation ranges (spec §4.1 defaults)."""
+    """Training augmentation ranges (defaults: the official ``get_aug_config``)."""
 
     scale_factor: float = 0.25  # scale = 1 + scale_factor * clip(N(0,1), -1, 1)
     rot_factor_deg: float = 30.0  # rot = rot_factor * clip(N(0,1), -2, 2) ...
@@ -150,7 +151,7 @@ def crop_transform(
 
 
 def flip_matrix(img_width: int) -> np.ndarray:
-    """``(3, 3)`` homogeneous horizontal flip of an image of this width: ``u -> W - 1 - u`` (spec §4.1)."""
+    """``(3, 3)`` homogeneous horizontal flip of an image of this width: ``u -> W - 1 - u``."""
     return np.array([[-1.0, 0.0, img_width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 

@@ -1,6 +1,6 @@
 """Batching: stack samples, drop or record unreadable ones, and add the hand-model targets in one batched pass.
 
-The official loader runs MANO twice per sample on the CPU inside ``__getitem__`` (spec §6). Here the dataset
+The official loader runs MANO twice per sample on the CPU inside ``InterHand26M.__getitem__``. Here the dataset
 only moves the parameters to the camera frame (:mod:`eanet.data.mano_params`, no mesh), and
 :class:`ManoTargetBuilder` computes vertices and joints for the whole batch at once: inside the data-loader worker
 (:class:`Collator` with a builder, the default of :func:`eanet.data.build_dataloader`) or on the accelerator (call the
@@ -26,9 +26,9 @@ class ManoTargetBuilder(nn.Module):
     For each hand slot it runs the hand model that produced the slot's hand (``mano_geom_side``: the other side
     after a flip) with the camera-frame parameters (``mano_geom_*``), which gives the mesh in the release's camera
     frame exactly. Joints are regressed from the mesh with the layer's training fingertips (MANO: 745/317/445/556/
-    673, spec §1.6). The 2D targets are projected with the camera, mirrored when flipped, mapped into the crop and
-    scaled to heatmap units; the 3D ones are mapped by ``aug_rotmat`` (mirror, then rotation about the optical axis)
-    and made wrist-relative. Slots without a fit get zeros and zero masks.
+    673, as the official ``mano.sh_joint_regressor``). The 2D targets are projected with the camera, mirrored when
+    flipped, mapped into the crop and scaled to heatmap units; the 3D ones are mapped by ``aug_rotmat`` (mirror, then
+    rotation about the optical axis) and made wrist-relative. Slots without a fit get zeros and zero masks.
 
     Args:
         right, left: :class:`eanet.hand_model.HandModelLayer` of each side (same models as the dataset's).

@@ -1,4 +1,4 @@
-"""Configuration of datasets and the training/testing data pipeline (defaults: the official code's, spec §4.1).
+"""Configuration of datasets and the training/testing data pipeline (defaults: the official code's).
 
 The crop size and the heatmap shape of the ``_hm`` targets are the model's (``ModelConfig.input_size`` and
 ``ModelConfig.heatmap_shape``): the builders pass them to the datasets, so they are not repeated here.
@@ -33,7 +33,7 @@ class DataConfig:
     bbox_source: Literal["gt", "rootnet"] = "gt"
     #: RootNet output JSON; null: ``rootnet_output/`` or ``annotations/rootnet/`` under the root.
     rootnet_path: str | None = None
-    #: Reproduce the official two-hand crop bug (spec §4.1, line 141: union width measured from the right box).
+    #: Reproduce the official two-hand crop bug (``InterHand26M.py`` line 141: union width from the right box).
     #: It changes what a model sees in training: on to retrain exactly like the released model, off to fix it.
     official_union_bbox_bug: bool = False
     #: Depth range of the heatmap around the wrist, metres (±0.15 m).
@@ -41,8 +41,8 @@ class DataConfig:
     #: Per-hand joint box growth, then square box growth (official ``get_bbox`` / ``process_bbox``).
     joint_bbox_extend: float = 1.25
     bbox_extend: float = 1.25
-    #: Training augmentation (spec §4.1): scale 1 ± factor, rotation ±2·factor degrees with probability
-    #: ``aug_rot_prob``, colour ×U[1 - f, 1 + f] per channel, horizontal flip (hands swapped).
+    #: Training augmentation (official ``get_aug_config``): scale 1 ± factor, rotation ±2·factor degrees with
+    #: probability ``aug_rot_prob``, colour ×U[1 - f, 1 + f] per channel, horizontal flip (hands swapped).
     augment: bool = True
     aug_scale_factor: float = 0.25
     aug_rot_factor_deg: float = 30.0

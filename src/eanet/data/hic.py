@@ -1,4 +1,4 @@
-"""HIC (Tzionas et al., IJCV 2016) hand-hand test set, in InterWild's converted format (``interhand_format.md`` §9).
+"""HIC (Tzionas et al., IJCV 2016) hand-hand test set, in InterWild's converted format (its ``data/HIC/HIC.py``).
 
 ``HIC.json`` is COCO-style: ``images`` (``id``, ``file_name`` relative to the folder of ``HIC.json``, ``width``,
 ``height``) and ``annotations`` (``id``, ``image_id``, ``hand_type``, ``right_mano_path``/``left_mano_path``: PLY

@@ -2,8 +2,8 @@
 
 ``cv2.imread`` returns ``None`` for both missing and undecodable files, and it silently decodes a truncated JPEG
 (libjpeg fills the rest with grey and only prints "Premature end of JPEG file"). A two-day training run must skip
-such a sample and report it (issue 4, "bad input"), so reading goes through :func:`read_image`, which raises
-:class:`ImageReadError` with a reason.
+such a sample and report it, so reading goes through :func:`read_image`, which raises :class:`ImageReadError` with a
+reason.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Compact, memory-mapped index of an InterHand2.6M split's four annotation files (issue 4 item 4).
+"""Compact, memory-mapped index of an InterHand2.6M split's four annotation files.
 
 ``json.load`` of the train annotations and one Python dict per annotation cost the official loader about 100 GB of
 RAM on two GPUs (InterHand2.6M issue #60). The index is built once per split by a streaming conversion
@@ -476,7 +476,8 @@ def _appenders(directory: Path, table: str, skip: tuple[str, ...] = ()) -> dict[
 def _item_error(path: Path, where: str, err: Exception) -> JSONFormatError:
     what = f"missing key {err}" if isinstance(err, KeyError) else str(err)
     return JSONFormatError(
-        f"{path}: {where}: {what}. The file does not follow the InterHand2.6M v1.0 format (interhand_format.md)."
+        f"{path}: {where}: {what}. The file does not follow the InterHand2.6M v1.0 release "
+        "format; docs/synthetic.md lists the fields each file must have."
     )
 
 

@@ -1,22 +1,22 @@
-"""InterHand2.6M (v1.0, 5 fps or 30 fps) as a training/testing dataset: the official pipeline (spec §4.1-4.2, §6).
+"""InterHand2.6M (v1.0, 5 fps or 30 fps) as a training/testing dataset: the official EANet pipeline.
 
 Reading goes through the memory-mapped annotation index (:mod:`eanet.data.index`), built on first use; the list of
 usable samples and their ground-truth crop boxes is computed once per configuration, vectorised, and cached next to
 the index, so opening the dataset takes well under a second and a worker's memory does not grow with the dataset.
 
-Per sample (:meth:`InterHand26M.__getitem__`), following the official ``InterHand26M.__getitem__`` (spec §4.1-4.2):
+Per sample (:meth:`InterHand26M.__getitem__`), following the official ``InterHand26M.__getitem__``:
 
 1. Read the image (RGB); crop the box with one affine warp that also applies the augmentation drawn for this
    sample (scale, rotation, horizontal flip); scale colours per channel; ``[0, 1]``.
-2. Joints: world (mm) -> camera (m) with the release's camera; project; flip (hands swapped, spec §4.1); rotate
+2. Joints: world (mm) -> camera (m) with the release's camera; project; flip (hands swapped); rotate
    the 3D joints about the optical axis by ``-rot``; heatmap units; validity masks ANDed with the wrist.
 3. Hand-model parameters: world -> camera exactly (:mod:`eanet.data.mano_params`), mirrored and swapped under a
    flip, root rotated by the 3D augmentation; the geometry inputs for the batched hand-model pass
    (:class:`eanet.data.collate.ManoTargetBuilder`).
 
-Filters (spec §6): annotations whose data-JSON validity or 3D validity is empty after the wrist AND, whose frame has
-no 3D joints or camera, or whose box is empty, are left out; their counts are logged once when the sample list is
-built and kept in :attr:`InterHand26M.filter_counts`.
+Filters (the official loader's): annotations whose data-JSON validity or 3D validity is empty after the wrist AND,
+whose frame has no 3D joints or camera, or whose box is empty, are left out; their counts are logged once when the
+sample list is built and kept in :attr:`InterHand26M.filter_counts`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class InterHand26M(torch.utils.data.Dataset):
         augment: augmentation ranges (used when ``train``); None disables augmentation.
         bbox_source: ``gt`` or ``rootnet`` (test crops from the RootNet output, unprocessed, as the official test).
         rootnet_path, human_annot_ids: explicit files (else looked up under the root).
-        official_union_bbox_bug: reproduce the official two-hand crop bug (spec §4.1).
+        official_union_bbox_bug: reproduce the official two-hand crop bug (``InterHand26M.py`` line 141).
         joint_bbox_extend, bbox_extend: official box growth factors.
         betas_clamp: shape targets with any ``|beta|`` above this become the mean shape (None: never).
         index_dir, index_cache_dir: where the annotation index lives (see :func:`eanet.data.index.open_index`).
@@ -282,7 +282,7 @@ class InterHand26M(torch.utils.data.Dataset):
         return rows.astype(np.int64), bboxes, counts
 
     def _gt_boxes(self, world_mm, valid3, cam_row, hand_type, image_row) -> tuple[np.ndarray, np.ndarray]:
-        """Vectorised official GT crop boxes (spec §4.1) for a block of annotations."""
+        """Vectorised official GT crop boxes (``InterHand26M.py`` lines 126-143) for a block of annotations."""
         cams = self.index.cameras
         cam_rot, cam_trans = camera_extrinsics(np.asarray(cams["campos"][cam_row]), np.asarray(cams["camrot"][cam_row]))
         x_cam = np.einsum("nij,nkj->nki", cam_rot, world_mm * 1e-3) + cam_trans[:, None]  # (n, 42, 3) m
@@ -401,7 +401,7 @@ class InterHand26M(torch.utils.data.Dataset):
         flip = np.diag([-1.0, 1.0, 1.0]) if aug.do_flip else np.eye(3)
         aug_rot = rotz(-aug.rot_deg) @ flip  # release camera frame -> augmented frame
         x_aug = x_cam @ aug_rot.T  # (42, 3)
-        if aug.do_flip:  # the mirrored left hand is the new right hand (spec §4.1)
+        if aug.do_flip:  # the mirrored left hand is the new right hand
             x_aug, uv, valid3, valid2 = x_aug[_SWAP_HANDS_42], uv[_SWAP_HANDS_42], valid3[_SWAP_HANDS_42], valid2[
                 _SWAP_HANDS_42]  # fmt: skip
         roots = x_aug[list(IH26M_ROOTS)]  # (2, 3)
@@ -472,7 +472,7 @@ class InterHand26M(torch.utils.data.Dataset):
         ).astype(np.float64)  # fmt: skip
 
     def _mano(self, mrow: int, cam_rot: np.ndarray, cam_trans: np.ndarray, aug: AugmentParams) -> dict[str, Any]:
-        """Hand-model parameter targets and geometry inputs for both slots (spec §4.2)."""
+        """Hand-model parameter targets and geometry inputs for both slots."""
         mano = self.index.mano
         valid = np.zeros(2)
         pose_cam = np.zeros((2, 48))
@@ -498,7 +498,7 @@ class InterHand26M(torch.utils.data.Dataset):
                 pose_t[s] = mirror_pose(pose_t[s])
             pose_t[s, :3] = rotate_root_pose(rot_aug, pose_t[s, :3])
             if self.betas_clamp is not None and np.abs(betas_t[s]).max() > self.betas_clamp:
-                betas_t[s] = 0.0  # official: mean shape, still marked valid (spec §4.2)
+                betas_t[s] = 0.0  # official: mean shape, still marked valid
         slot_valid = valid[src].astype(np.float32)
         return {
             "mano_pose_aa": pose_t.astype(np.float32),

@@ -1,12 +1,12 @@
 """Hand-model (NeuralAnnot MANO) parameters: world frame to camera frame, exactly and without a mesh.
 
-InterHand2.6M stores one parameter set per time step in the world frame (``interhand_format.md`` §5). The official
-loader moves it to a camera (spec §4.2, InterWild ``get_mano_data``) by rotating the root pose by the camera
-rotation ``R``, running MANO with the world ``trans`` and then placing the mesh with
-``X - root + R @ root + t``, where ``root`` is the wrist *regressed from that mesh*. Two costs and one inexactness:
-it runs the hand model on the CPU for every sample, and the regressed wrist moves with the pose blend shapes, so
-the result differs from ``R @ X_world + t`` by ``(R - I) R G q`` with ``q`` the regressed wrist's offset from the
-rotation pivot (about a millimetre).
+InterHand2.6M stores one parameter set per time step in the world frame
+(``InterHand2.6M_<split>_MANO_NeuralAnnot.json``). The official loader (``InterHand26M.__getitem__``, the steps of
+InterWild's ``get_mano_data``) moves it to a camera by rotating the root pose by the camera rotation ``R``, running
+MANO with the world ``trans`` and then placing the mesh with ``X - root + R @ root + t``, where ``root`` is the wrist
+*regressed from that mesh*. Two costs and one inexactness: it runs the hand model on the CPU for every sample, and
+the regressed wrist moves with the pose blend shapes, so the result differs from ``R @ X_world + t`` by
+``(R - I) R G q`` with ``q`` the regressed wrist's offset from the rotation pivot (about a millimetre).
 
 Linear blend skinning rotates the whole hand about the rest-pose root joint ``J0(beta) = J_regressor[0] @
 (v_template + shapedirs @ beta)``, which depends only on the shape. For any rotation ``R``::
@@ -85,7 +85,7 @@ def world_to_camera(
 
 
 def mirror_pose(pose_aa: np.ndarray) -> np.ndarray:
-    """Mirror every joint's axis-angle across the x = 0 plane: ``(x, y, z) -> (x, -y, -z)`` (spec §4.1 flip)."""
+    """Mirror every joint's axis-angle across the x = 0 plane: ``(x, y, z) -> (x, -y, -z)`` (the official flip)."""
     pose = np.array(pose_aa, dtype=np.float64).reshape(-1, 3)
     pose[:, 1:] *= -1.0
     return pose.reshape(np.shape(pose_aa))

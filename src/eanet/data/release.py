@@ -1,6 +1,6 @@
 """InterHand2.6M release conventions, and the one place where they are converted to the project's.
 
-The release (v1.0, ``interhand_format.md`` in the design references) stores
+The release (v1.0) stores
 
 * joints in **millimetres**, world frame, 42 per frame in the **InterHand2.6M order** (per hand tip first, wrist
   last; right 0-20, left 21-41);
@@ -134,7 +134,7 @@ def joints_to_ih26m(values_ours: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def and_with_root_ih26m(valid_ih26m: np.ndarray) -> np.ndarray:
-    """AND each hand's per-joint validity (release order, (..., 42)) with that hand's wrist (spec §6)."""
+    """AND each hand's per-joint validity (release order, (..., 42)) with its wrist, like the official loader."""
     valid = np.asarray(valid_ih26m).astype(np.float32)
     out = valid.copy()
     out[..., :21] *= valid[..., IH26M_ROOTS[0], None]

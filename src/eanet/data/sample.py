@@ -10,42 +10,42 @@ Conventions (the project's, see :mod:`eanet.structures`):
 * Two-hand arrays stack the **right hand first** (joints 0-20, hand index 0) then the **left** (21-41, index 1),
   each in the **wrist-first** order :data:`eanet.hand_model.skeleton.JOINTS_21`. The dataset's own order
   (InterHand2.6M: tip first, wrist last) is converted once, in :mod:`eanet.data.release`; the only array kept in the
-  dataset's order is ``joints_valid_2d_ih26m`` (for reproducing the official evaluator, spec §5).
+  dataset's order is ``joints_valid_2d_ih26m`` (for reproducing the official ``InterHand26M.evaluate``).
 * "right"/"left" always mean the hand *as it appears in the returned image*: after a horizontal flip the image's
-  left hand is the original right hand mirrored, and it sits in the right slot (spec §4.1 "flip with hands swapped").
+  left hand is the original right hand mirrored, and it sits in the right slot.
 * Units: metres for every 3D quantity, pixels for ``_img`` and crop quantities, heatmap units for ``_hm``
   (x, y in ``[0, heatmap_w)``/``[0, heatmap_h)`` output-grid pixels, ``z`` in depth bins ``[0, D)``:
   ``z_hm = (z_rootrel_m / (bbox_3d_size / 2) + 1) / 2 * D`` with ``bbox_3d_size = 0.3``).
 * ``_cam`` quantities live in the **augmented camera frame**: the camera frame of the release (OpenCV: x right,
-  y down, z forward), mirrored in x when ``do_flip`` and rotated about the optical axis by ``-rot_deg``
-  (spec §4.1 "3D rotation augmentation"). ``aug_rotmat`` is that linear map. With augmentation off (test mode,
+  y down, z forward), mirrored in x when ``do_flip`` and rotated about the optical axis by ``-rot_deg`` (the 3D
+  rotation augmentation). ``aug_rotmat`` is that linear map. With augmentation off (test mode,
   every evaluation) it is the identity and ``_cam`` is the release's camera frame.
 * Masks are float32 0/1 arrays (multiply them into losses); ids and indices are int64; flags bool.
 * Invalid entries hold finite placeholders (zeros, or the release's value) that a mask always excludes: nothing
-  unmasked is ever a made-up zero (issue 4, "bad input").
+  unmasked is ever a made-up zero.
 
 Per-sample keys of the InterHand2.6M dataset (shapes without the batch dimension):
 
 Input
-    ``img`` (3, H, W) float32, RGB in [0, 1]; no mean/std normalisation (as the official code, spec §4.1).
+    ``img`` (3, H, W) float32, RGB in [0, 1]; no mean/std normalisation (as the official code).
 
-InterHand2.6M joint targets (annotated 3D joints, spec §4.2)
+InterHand2.6M joint targets (annotated 3D joints)
     ``joints_hm`` (42, 3): joints in heatmap units (x, y from the crop, z = wrist-relative depth in bins).
     ``joints_cam`` (42, 3) m: joints relative to their hand's wrist, augmented camera frame.
     ``joints_root_cam`` (2, 3) m: absolute wrist positions (right, left), augmented camera frame.
     ``rel_trans`` (3,) m: left wrist minus right wrist (``joints_root_cam[1] - joints_root_cam[0]``).
     ``joints_valid`` (42,): 3D validity from ``joint_3d.json`` ANDed with the hand's wrist validity.
     ``joints_trunc`` (42,): ``joints_valid`` and inside the heatmap volume ``[0, w) x [0, h) x [0, D)`` (the official
-        ``joint_trunc``, spec §4.2 - computed from the 3D validity, as the official loader does).
+        ``joint_trunc``, computed from the 3D validity as the official loader does).
     ``joints_valid_2d`` (42,): the data JSON's ``joint_valid`` (annotated and inside the image) ANDed with the wrist.
     ``joints_valid_2d_ih26m`` (42,): the same in the InterHand2.6M order (tip first, wrist at 20/41). The official
-        evaluator applies this mask, in this order, to wrist-first predictions (spec §5 quirk); an evaluator that
-        reproduces the official numbers uses it, a correct one uses ``joints_valid_2d``.
+        evaluator (``InterHand26M.evaluate``) applies this mask, in this order, to wrist-first predictions; an
+        evaluator that reproduces the official numbers uses it, a correct one uses ``joints_valid_2d``.
     ``rel_trans_valid`` (): both wrists valid in 3D.
     ``joints_gt_cam`` (42, 3) m: the annotated joints, absolute, in the augmented camera frame (for the wrist-rooted
         protocol; ``joints_cam`` is this minus ``joints_root_cam``).
 
-Hand-model (NeuralAnnot MANO) parameter targets (spec §4.2)
+Hand-model (NeuralAnnot MANO) parameter targets
     ``mano_pose_aa`` (2, 48): root rotation (3, augmented camera frame) then 15 finger rotations (45), axis-angle,
         relative to the mean hand (``flat_hand_mean=False``). After a flip every joint's axis-angle is mirrored
         ``(x, -y, -z)`` and the hands are swapped.

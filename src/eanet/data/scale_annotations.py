@@ -1,6 +1,6 @@
 """Annotation-only InterHand2.6M files at real scale (no images), for benchmarking the readers.
 
-Writes the four JSON files of a split in the release format (``interhand_format.md`` §2-5) with random but
+Writes the four JSON files of a split in the release format with random but
 well-formed content, streamed to disk (bounded memory). The default sizes follow the train split of the 5 fps
 release: 1,361,062 annotations over 27 captures (``Capture0``-``Capture26``) with 80-140 cameras each (the
 InterHand2.6M paper's camera count); each time step is seen by a random 40-80 % of its capture's cameras, which

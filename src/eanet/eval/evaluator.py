@@ -328,7 +328,7 @@ class Evaluator:
             gt_verts_raw = t.verts_cam.to(dt) * _MM_PER_M  # (B, 2, Vg, 3) mm, camera frame
             gt_verts = gt_verts_raw
             if p.missing_mesh == "zero_gt":
-                # spec §5 "Bias": a hand without a NeuralAnnot fit has an all-zero GT mesh in the official code.
+                # A hand without a NeuralAnnot fit has an all-zero GT mesh in the official InterHand26M.evaluate.
                 gt_verts = torch.where(mesh_valid[:, :, None, None], gt_verts, 0.0)
             gt_mesh_joints = regress_joints(gt_verts, self._on("gt", device))  # (B, 2, 21, 3)
         else:
@@ -507,7 +507,7 @@ class Evaluator:
         b = t.batch_size
         trunc = t.joint_trunc_ih26m.reshape(b, 2, NUM_JOINTS)  # InterHand2.6M order per hand
         if self.protocol.joint_mask == "ih26m_order_unremapped":
-            # spec §5 step 4 / §8: the official loop indexes the IH2.6M-order mask with wrist-first joint indices,
+            # The official InterHand26M.evaluate indexes the IH2.6M-order mask with wrist-first joint indices,
             # so slot j (wrist-first) is scored when IH2.6M joint j is valid.
             mask = trunc
         else:
@@ -827,7 +827,8 @@ def _notes(r: Records, protocol: Protocol, dataset: str, subset: str, missing: M
             if protocol.missing_mesh == "zero_gt":
                 notes.append(
                     f"{hands} hand(s) with valid joints but no NeuralAnnot fit were scored 0 mm per joint, as the "
-                    "official evaluator does (all-zero GT mesh -> scale 0; spec §5 'Bias'): MPJPE is biased low"
+                    "official evaluator does (it scores a hand without a fit against an all-zero mesh, so the "
+                    "prediction is scaled to 0): MPJPE is biased low"
                 )
             else:
                 notes.append(f"{hands} hand(s) with valid joints but no NeuralAnnot fit were not scored")

@@ -31,7 +31,7 @@ __all__ = [
 def joint_regressor_21(j_regressor_16: Tensor, tip_vertices: Sequence[int]) -> Tensor:
     """Dense regressor of the 21 wrist-first joints: MANO-16 rows plus one-hot fingertip rows.
 
-    This is the evaluation regressor of the official code and IntagHand (``Jr``, spec §5 step 2) when
+    This is the evaluation regressor of the official code and IntagHand (``Jr`` in ``InterHand26M.evaluate``) when
     ``tip_vertices`` is the hand model's evaluation tips (745/317/444/556/673 for MANO).
 
     Args:

@@ -1,14 +1,14 @@
 """Evaluation protocols as data: the three named presets and the one-line signature printed with every result.
 
-Papers on InterHand2.6M report "MPJPE" and "MPVPE" under incompatible protocols (``interhand_format.md`` §8,
-``peers.md`` §2: wrist vs middle-knuckle root, ground-truth bone-length rescaling or not, annotated vs
+Papers on InterHand2.6M report "MPJPE" and "MPVPE" under incompatible protocols (e.g. InterWild, IntagHand and the
+official EANet code differ in: wrist vs middle-knuckle root, ground-truth bone-length rescaling or not, annotated vs
 mesh-regressed joints, H vs H+M test set). A :class:`Protocol` spells out every one of those choices, so a number
 never travels without them: :meth:`Protocol.signature` is printed and stored with every result.
 
 Presets:
 
 * ``official``: exactly what the official EANet ``InterHand26M.evaluate`` + ``print_eval_result`` compute
-  (``official_eanet.md`` §5), quirks included.
+  (``data/InterHand26M/InterHand26M.py``), quirks included.
 * ``intaghand``: the same alignment (IntagHand's, used by EANet, IntagHand and ACR) with the official quirks fixed.
 * ``interwild``: InterWild's protocol (InterNet-style wrist root, annotated joints, H test subset) plus MRRPE.
 """
@@ -42,20 +42,20 @@ class Protocol:
         root: joint subtracted from prediction and ground truth before comparing (per hand): ``wrist`` (joint 0)
             or ``middle_mcp`` (joint 9 of the wrist-first order, Middle_1).
         scale_to_gt_bone: rescale the prediction (joints and vertices) per hand so that its wrist-to-Middle_1
-            length equals the ground truth's (IntagHand's alignment, spec §5 step 3).
+            length equals the ground truth's (IntagHand's alignment).
         gt_joints: ``mesh_regressed``: joints regressed from the ground-truth (NeuralAnnot) mesh with the
             evaluation fingertips (745/317/444/556/673 for MANO); ``annotated``: InterHand2.6M's ``joint_3d``.
         pred_joints: ``mesh_regressed``: regressed from the predicted mesh exactly as the ground truth;
             ``model``: the network's own joints (training fingertips, 445 for the middle tip).
         joint_mask: ``ih26m_order_unremapped`` reproduces the official bug: the per-joint validity mask, stored in
-            InterHand2.6M order (tip first, wrist last), is indexed with wrist-first joint indices (spec §5 step 4).
+            InterHand2.6M order (tip first, wrist last), is indexed with wrist-first joint indices.
             ``remapped`` converts the mask to the joints' order first.
         joint_mask_uses_3d_validity: AND the mask (``joint_trunc``, the data JSON's 2D-aware validity) with the 3D
             validity of ``joint_3d``. Needed whenever annotated joints are compared (an invalid 3D joint holds a
             placeholder); a no-op in the release, where the 2D mask implies the 3D one.
         missing_mesh: what happens to a hand with valid joints but no NeuralAnnot fit when ground-truth joints are
             mesh-regressed. ``zero_gt``: the official behaviour: its ground-truth mesh is all zeros, the scale
-            becomes 0 and each of its joints scores exactly 0 mm (spec §5 "Bias"). ``exclude``: not scored.
+            becomes 0 and each of its joints scores exactly 0 mm. ``exclude``: not scored.
         mpjpe_aggregation: ``per_joint_mean``: average each of the 42 joint slots over samples, then average the
             slot means (``print_eval_result``; "all" averages the 84 SH and IH slot means). ``sample_weighted``:
             each sample's mean over its scored joints, then the mean over samples.
@@ -121,16 +121,17 @@ class Protocol:
         return out
 
 
-#: The official evaluator (``jkpark0825/EANet`` ``data/InterHand26M/InterHand26M.py``), spec §5, quirk for quirk:
+#: The official evaluator (``jkpark0825/EANet`` ``data/InterHand26M/InterHand26M.py``), quirk for quirk:
 #: - meshes x1000 to mm; joints regressed from pred and GT meshes with MANO's J_regressor + tips 745/317/444/556/673
-#:   (not the training tip 445), each hand with its own regressor; annotated joints unused (§5 step 2);
-#: - root = Middle_1 (joint 9); prediction (joints and vertices) rescaled by |GT J9-J0| / |pred J9-J0| (§5 step 3);
+#:   (not the training tip 445), each hand with its own regressor; annotated joints unused;
+#: - root = Middle_1 (joint 9); prediction (joints and vertices) rescaled by |GT J9-J0| / |pred J9-J0|;
 #: - joint j's error counted iff ``joint_trunc[j]``, a mask in InterHand2.6M order, applied to wrist-first joints
-#:   (§5 step 4, §8 "Joint orders");
-#: - no NeuralAnnot fit -> all-zero GT mesh -> scale 0 -> 0 mm errors that enter MPJPE (§5 "Bias");
-#: - MPJPE per joint slot over samples, then mean of slot means; "all" = mean of 84 slot means (§5 aggregation);
+#:   (the model's and the regressor's order);
+#: - no NeuralAnnot fit -> all-zero GT mesh -> scale 0 -> 0 mm errors that enter MPJPE;
+#: - MPJPE per joint slot over samples, then mean of slot means; "all" = mean of 84 slot means (``print_eval_result``);
 #: - MPVPE SH = annotated hand if fitted; IH = mean of both hands, both fits required; "all" sample-weighted;
-#: - test set H+M (§5 "Which test set"). The official code has no MRRPE and no PA-MPJPE; ours are extras.
+#: - test set H+M (all of ``InterHand2.6M_test_data_hm.json``; its ``aid_human_annot_test.txt`` H filter is commented
+#:   out). The official code has no MRRPE and no PA-MPJPE; ours are extras.
 OFFICIAL = Protocol(
     name="official",
     root="middle_mcp",
@@ -165,7 +166,7 @@ INTAGHAND = Protocol(
     used_by="IntagHand (CVPR22), ACR (CVPR23), EANet paper tables (same alignment)",
 )
 
-#: InterWild's ``InterHand26M.evaluate`` (interhand_format.md §8): wrist root, no scale, the annotated
+#: InterWild's ``InterHand26M.evaluate`` (``data/InterHand26M/InterHand26M.py``): wrist root, no scale, the annotated
 #: InterHand2.6M joints against the network's joints, per-joint-mean aggregation, MPVPE on wrist-aligned
 #: NeuralAnnot meshes with each interacting hand counted separately, H test subset; MRRPE from the annotated wrists.
 #: One deliberate difference: the joint mask also requires 3D validity (InterWild uses the 2D-aware mask alone; an

@@ -84,7 +84,7 @@ def resolve_eval_data(cfg: Any) -> EvalData:
     if dataset == "interhand26m":
         subset = _DATA_SUBSET[protocol.ih26m_subset] if cfg.eval.subset == "preset" else cfg.eval.subset
         if cfg.eval.crops == "preset":
-            # The official test crops with the RootNet output's boxes (spec §4.1 "Test bbox").
+            # The official test crops with the RootNet output's boxes (``rootnet_interhand2.6m_output_test.json``).
             crops = "rootnet" if protocol.name == "official" else "gt"
         else:
             crops = cfg.eval.crops

@@ -6,13 +6,15 @@ joints, by linear blend skinning (:mod:`eanet.hand_model.lbs`). It is stateless 
 data sits in non-persistent buffers, so it follows ``.to(device)`` / ``.to(dtype)`` but never enters a state dict.
 That keeps licensed MANO arrays out of every checkpoint.
 
-What the official EANet code does with MANO and how this layer matches it (``official_eanet.md`` §1.6):
+What the official EANet code does with MANO (``common/utils/human_models.py`` and ``get_coord`` in
+``main/model.py``) and how this layer matches it:
 
 * ``flat_hand_mean=False`` (the official setting, and how InterHand2.6M's NeuralAnnot fits are expressed): MANO's
   mean finger pose ``hands_mean`` is added to ``hand_pose`` before Rodrigues.
 * The 21 joints are MANO's 16 regressed joints plus five fingertip vertices, in the wrist-first order, regressed
   from the *posed mesh* (``joint_cam = J_regressor_21 @ mesh``); the tips default to 745/317/445/556/673
-  (training targets and outputs) and the evaluation uses 444 for the middle tip (``interhand_format.md`` §7).
+  (training targets and outputs) and the evaluation uses 444 for the middle tip (the ``Jr`` regressor in the
+  official ``data/InterHand26M/InterHand26M.py``, taken from IntagHand's ``apps/eval_interhand.py``).
 * ``transl`` is optional; the official model never applies one.
 """
 

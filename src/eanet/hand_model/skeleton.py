@@ -9,7 +9,7 @@ here, and nowhere else.
   regressor uses (InterWild's "sh" order, identical to IntagHand's): wrist, then thumb, index, middle, ring and
   pinky, each from base (``_1``) to tip (``_4``).
 * **InterHand2.6M 21** (``IH26M_JOINTS_21``): the dataset's order, tip first and wrist last, per finger thumb to
-  pinky (``interhand_format.md`` §4a).
+  pinky (InterHand2.6M's ``skeleton.txt``).
 * **MediaPipe 21** (``MEDIAPIPE_JOINTS_21``): the hand landmarker's order (``HandLandmark`` in MediaPipe's hand
   landmarker documentation): wrist, then thumb CMC, MCP, IP, tip, then index, middle, ring and pinky, each MCP, PIP,
   DIP, tip. Joint by joint it is the wrist-first order (thumb CMC = ``Thumb_1``, finger MCP = ``X_1``, tips =

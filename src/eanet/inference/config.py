@@ -63,7 +63,7 @@ class InferenceConfig:
     #: the default is the exact fp32 PyTorch path.
     speed: SpeedConfig = field(default_factory=SpeedConfig)
 
-    # ---- crops (spec §4.1 test-time crop)
+    # ---- crops (as the official ``common/utils/preprocessing.py``)
     #: A two-hand box (from the detector or ``--bbox``) is made square and grown by this factor around its centre
     #: (official ``process_bbox``); ``--cropped`` inputs use the whole image as that box, as the official demo.
     bbox_extend: float = 1.25

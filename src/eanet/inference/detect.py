@@ -1,12 +1,12 @@
 """Finding the two hands in a full image: the MediaPipe hand landmarker (optional extra) and the two-hand box.
 
-EANet reads one crop holding both hands (spec §4.1). For a full photo or video frame the crop box comes from
+EANet reads one crop holding both hands. For a full photo or video frame the crop box comes from
 MediaPipe's hand landmarker (``pip install 'eanet[detect]'`` and ``eanet detector fetch``): each detected hand's 21
 landmarks give a box grown by ``hand_box_extend`` (the official ``get_bbox`` extend of training crops), and the
 union of the detected hands' boxes is the two-hand box, which the predictor then makes square and grows by
 ``bbox_extend`` (official ``process_bbox``), exactly as training crops are made from ground-truth joints.
 
-What is reported, never guessed (issue 6 item 2):
+What is reported, never guessed:
 
 * no hand found: :class:`NoHandsDetectedError`, the input fails with a message that suggests ``--bbox`` or
   ``--cropped``;

@@ -1,10 +1,10 @@
 """From the network's crop-frame outputs to one camera frame of the original image (docs/inference.md "Camera").
 
 The network sees a square crop and predicts, per hand, a wrist-relative mesh and a weak-perspective camera
-``(s, tx, ty)`` in heatmap pixels (spec §1.6: ``x_hm = s * X + tx`` on the hand model's un-centred joints), plus
-``rel_trans`` (left wrist minus right wrist, metres). Here:
+``(s, tx, ty)`` in heatmap pixels (official ``get_coord`` in ``main/model.py``: ``x_hm = s * X + tx`` on the hand
+model's un-centred joints), plus ``rel_trans`` (left wrist minus right wrist, metres). Here:
 
-1. The crop box (spec §4.1) is the two-hand box made square and grown (official ``process_bbox``), and the crop is
+1. The crop box is the two-hand box made square and grown (official ``process_bbox``), and the crop is
    one affine warp of the original image (:func:`eanet.data.augment.crop_image`); its inverse maps crop pixels
    (= heatmap pixels x stride) back to original-image pixels.
 2. The original image gets a pinhole camera (OpenCV axes: x right, y down, z forward): the user's intrinsics, or a
@@ -106,7 +106,7 @@ def make_crop(
     source: str = "bbox",
     box_is_crop: bool = False,
 ) -> Crop:
-    """The crop for a two-hand box (spec §4.1: clip to the image, make square, grow by ``extend``).
+    """The crop for a two-hand box: clip to the image, make square, grow by ``extend`` (official ``process_bbox``).
 
     Args:
         image_size: ``(width, height)`` of the original image.

@@ -6,7 +6,7 @@
     >>> results = predictor.predict(["a.jpg", array_rgb], boxes=[(x, y, w, h), None])  # None: detect
     >>> result.right.verts_cam, result.left.joints_2d, result.confidence
 
-Steps per image (spec §4.1 and :mod:`eanet.inference.placement`): read (paths, arrays, PIL images) -> two-hand box
+Steps per image (see :mod:`eanet.inference.placement`): read (paths, arrays, PIL images) -> two-hand box
 (given, the whole image for ``cropped``, or the MediaPipe detector) -> square crop grown 1.25x, warped to the
 network's input size, RGB /255 without normalisation -> batches of ``config.batch_size`` through ``self.model``
 under ``torch.inference_mode()`` -> placement in the original image's camera, 2D joints in its pixels,
@@ -544,7 +544,7 @@ class Predictor:
     def forward_crops(self, crops: np.ndarray) -> TwoHandPrediction:
         """``(B, H, W, 3)`` uint8 RGB crops -> the network's prediction, on the CPU.
 
-        The input is RGB / 255 with no mean/std normalisation (spec §4.1), as the model was trained.
+        The input is RGB / 255 with no mean/std normalisation, as in official training (``InterHand26M.__getitem__``).
         """
         if crops.ndim != 4 or tuple(crops.shape[1:3]) != self.input_size:
             raise InvalidInputError(f"crops must be (B, {self.input_size[0]}, {self.input_size[1]}, 3), got {crops.shape}")

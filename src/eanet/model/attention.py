@@ -101,9 +101,10 @@ class CrossAttention(nn.Module):
 
 
 class CrossAttentionBlock(nn.Module):
-    """Official cross block (spec §1.3): ``q + attn(norm_q(q), norm_kv(kv))`` then ``q + mlp(norm_mlp(q))``.
+    """The official cross-attention ``Block`` (``common/nets/crosstransformer.py:75-92``).
 
-    The MLP has no biases (the official crosstransformer ``Mlp`` defaults to ``bias=False``).
+    ``q + attn(norm_q(q), norm_kv(kv))`` then ``q + mlp(norm_mlp(q))``. The MLP has no biases (the official
+    crosstransformer ``Mlp`` defaults to ``bias=False``).
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
@@ -123,7 +124,8 @@ class CrossAttentionBlock(nn.Module):
 class CrossAttentionTransformer(nn.Module):
     """Cross-attention transformer: learned positional embeddings on both token sets, then ``depth`` blocks.
 
-    The keys/values are not updated between blocks: every block attends to the same token set (spec §1.3).
+    The keys/values are not updated between blocks: every block attends to the same token set, as in the
+    official ``CrossTransformer`` (``common/nets/crosstransformer.py:94-109``).
     No final norm.
 
     Args:
@@ -139,7 +141,7 @@ class CrossAttentionTransformer(nn.Module):
         self, dim: int, num_query_tokens: int, num_kv_tokens: int, depth: int, num_heads: int, mlp_ratio: float = 4.0
     ) -> None:
         super().__init__()
-        # randn (std 1), as the official nn.Parameter(torch.randn(...)) (spec §1.7).
+        # randn (std 1), as the official nn.Parameter(torch.randn(...)); its init_weights leaves them alone.
         self.query_pos_embed = nn.Parameter(torch.randn(1, num_query_tokens, dim))
         self.kv_pos_embed = nn.Parameter(torch.randn(1, num_kv_tokens, dim))
         self.blocks = nn.ModuleList(CrossAttentionBlock(dim, num_heads, mlp_ratio) for _ in range(depth))
@@ -162,7 +164,7 @@ class TokenTransformer(nn.Module):
 
     def __init__(self, dim: int, num_tokens: int, depth: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
         super().__init__()
-        self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, dim))  # std 1 (spec §1.7)
+        self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, dim))  # std 1, as the official randn
         self.blocks = nn.ModuleList(SelfAttentionBlock(dim, num_heads, mlp_ratio) for _ in range(depth))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""ResNet trunk up to C5 (paper §3.1, spec §1.1), built from torchvision's ResNet without its pooling and classifier.
+"""ResNet trunk up to C5 (paper §3.1; official ``common/nets/resnet.py``), from torchvision's ResNet minus pool and fc.
 
 Parameter names equal torchvision's (``conv1``, ``bn1``, ``layer1`` .. ``layer4``), so torchvision / ImageNet state
 dicts load into it directly and the official ``hand_backbone.*`` keys map one to one.
@@ -31,8 +31,8 @@ BACKBONE_CHANNELS: dict[str, int] = {
 class ResNetBackbone(nn.Module):
     """ResNet C5 features at stride 32 (or 16): a 256x256 image gives ``(B, 2048, 8, 8)`` for ResNet-50.
 
-    Initialisation as the official code (spec §1.1): every Conv2d N(0, 0.001), every BatchNorm (1, 0); then, when
-    asked, pretrained weights replace them.
+    Initialisation as the official ``ResNetBackbone`` (``common/nets/resnet.py``): every Conv2d N(0, 0.001), every
+    BatchNorm (1, 0); then, when asked, pretrained weights replace them.
 
     Args:
         name: ``resnet18`` .. ``resnet152`` (torchvision's v1.5 layout, stride on the 3x3 convolution).
@@ -143,10 +143,10 @@ def torchvision_random_init(backbone: nn.Module) -> None:
     """Give ``backbone`` (a :class:`ResNetBackbone`) the weights of a freshly built torchvision ResNet.
 
     torchvision initialises convolutions Kaiming-normal (fan-out) and BatchNorm to (1, 0); the official init
-    (normal(0, 0.001), spec §1.1) only ever preceded loading ImageNet weights. With BatchNorm after every
-    convolution, tiny weights make Adam's fixed-size steps relatively huge (the effective step of a scale-invariant
-    weight grows as 1 / |w|^2), which is why training from scratch needs this init. Draws from torch's global
-    generator, so the result follows the run's seed.
+    (normal(0, 0.001), in ``common/nets/resnet.py``) only ever preceded loading ImageNet weights. With BatchNorm
+    after every convolution, tiny weights make Adam's fixed-size steps relatively huge (the effective step of a
+    scale-invariant weight grows as 1 / |w|^2), which is why training from scratch needs this init. Draws from
+    torch's global generator, so the result follows the run's seed.
     """
     import torchvision
 

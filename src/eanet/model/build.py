@@ -64,7 +64,7 @@ def build_model(
 
     Returns:
         The model on the CPU (or wherever ``state_dict`` lives) in training mode; without ``state_dict``
-        initialised as the official code does (spec §1.7).
+        initialised as the official code does (``init_weights``, ``main/model.py:118-144``).
     """
     if hand_models is None:
         hand_models = build_hand_models(hand_model_cfg if hand_model_cfg is not None else HandModelConfig())

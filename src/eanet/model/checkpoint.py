@@ -1,7 +1,7 @@
 """Our checkpoint format: one safetensors file holding the weights and, in its metadata, the resolved configuration.
 
 A model is rebuilt from the file alone (plus the user's MANO files when it was trained with MANO: those are never
-stored, spec §9.8). Metadata keys (all strings):
+stored: the MANO license does not allow redistributing them). Metadata keys (all strings):
 
 * ``format`` = ``eanet-checkpoint``, ``format_version`` = ``1``, ``eanet_version``;
 * ``config``: the resolved run configuration as JSON (``eanet.config.config_to_dict`` of a

@@ -57,7 +57,7 @@ class ModelConfig:
     sa_depth: int = 4
     #: Cross-attention blocks in each FuseFormer (also the depth per hand of ``ca_transformer``).
     ca_depth: int = 4
-    #: Self-joint transformer blocks per hand (official code: 4; the authors' issue #2: 6; 0 removes the SJT).
+    #: Self-joint transformer blocks per hand (official code: 4; authors, jkpark0825/EANet#2: 6; 0 removes the SJT).
     sjt_depth: int = 4
     #: Attention heads of the self-joint transformer.
     sjt_num_heads: int = 4

@@ -1,5 +1,5 @@
-"""Interaction modules between the hand features: EABlock (paper §3.2, Fig. 4; spec §1.2) and the baselines of
-the paper's ablations (Tables 1, 2 and 4).
+"""Interaction modules between the hand features: EABlock (paper §3.2, Fig. 4; official ``EABlock`` in
+``common/nets/module.py:63-82``) and the baselines of the paper's ablations (Tables 1, 2 and 4).
 
 Every interaction module maps the branch features ``[F_R, F_L]`` (or ``[F]`` for the shared-branch ablation),
 each ``(B, c, h, w)``, to one interaction feature per branch of the same shape. The model then concatenates each

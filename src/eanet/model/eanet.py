@@ -1,6 +1,7 @@
 """EANet (Park et al., ICCVW 2023, paper §3 and Fig. 3): image -> two hand meshes and their relative placement.
 
-Data flow of the paper's model (official release, spec §1; shapes for a 256x256 input and width c = 512)::
+Data flow of the paper's model, as the official ``Model.forward`` (``main/model.py``) runs it; shapes for a 256x256
+input and width c = 512::
 
     img (B,3,256,256) -ResNet-50 C5-> F (B,2048,8,8)
     F -hand_proj[right|left] (1x1 conv+BN+ReLU)-> F_R, F_L (B,512,8,8)
@@ -147,7 +148,7 @@ class EANet(nn.Module):
             mlp_ratio,
             rel_trans_hidden,
         )
-        # Official init (spec §1.7) for everything but the backbone (which has its own, spec §1.1).
+        # The official init_weights (main/model.py) for all but the backbone, which has its own (common/nets/resnet.py).
         for module in (self.hand_proj, self.interaction, self.hand_fuse, self.position_head, self.rotation_head):
             if module is not None:
                 module.apply(init_official_)
@@ -201,7 +202,7 @@ class EANet(nn.Module):
         return regressions, joints_hm, rel_trans
 
     def hand_prediction(self, hand: str, reg: HandRegression, joints_hm: Tensor) -> HandPrediction:
-        """Run one hand's parameters through its hand-model layer (official ``get_coord``, spec §1.6)."""
+        """Run one hand's parameters through its hand-model layer (official ``get_coord``, ``main/model.py:36-56``)."""
         if self.hand_models is None:
             raise RuntimeError("this EANet was built without hand-model layers; build it with build_model()")
         B = reg.root_pose_6d.shape[0]

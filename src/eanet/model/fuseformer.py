@@ -1,4 +1,4 @@
-"""FuseFormer (paper §3.2, Fig. 5; spec §1.3): fuses two feature maps through JoinToken and SimToken.
+"""FuseFormer (paper §3.2, Fig. 5; official ``module.py:27-59``): fuses two maps through JoinToken and SimToken.
 
 Given two maps ``a`` and ``b`` (B, c, h, w) flattened row-major to ``hw`` tokens each:
 
@@ -9,7 +9,7 @@ Given two maps ``a`` and ``b`` (B, c, h, w) flattened row-major to ``hw`` tokens
 * A cross-attention transformer with JoinToken as query and SimToken as keys/values, each with its own positional
   embedding, then ``out_proj`` on the ``hw`` query tokens, reshaped back to (B, c, h, w).
 
-There is no residual around the FuseFormer and no norm after it (spec §1.2).
+There is no residual around the FuseFormer and no norm after it (as in the official ``EABlock``).
 
 The paper's Table 3 ablations are options of the same module (``query`` / ``key_value``):
 
@@ -69,7 +69,7 @@ class FuseFormer(nn.Module):
 
         self.join_proj = nn.Linear(2 * dim, dim) if uses_join else None
         if uses_sim:
-            # randn (std 1), as the official nn.Parameter(torch.randn(...)) (spec §1.7).
+            # randn (std 1), as the official nn.Parameter(torch.randn(...)); its init_weights leaves them alone.
             self.sim_pos_embed = nn.Parameter(torch.randn(1, num_sim_tokens, dim))
             self.sim_cls_token = nn.Parameter(torch.randn(1, 1, dim))
             self.sim_blocks = nn.ModuleList(SelfAttentionBlock(dim, num_heads, mlp_ratio) for _ in range(sa_depth))

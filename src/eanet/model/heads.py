@@ -1,5 +1,6 @@
-"""Heads on the adapted hand features: 2.5D joint positions (paper §3.3, spec §1.4) and the rotation / shape /
-camera / relative-translation regressors with the self-joint transformer (paper §3.4-3.5, spec §1.5).
+"""Heads on the adapted hand features: 2.5D joint positions (paper §3.3; official ``PositionNet``) and the rotation /
+shape / camera / relative-translation regressors with the self-joint transformer (paper §3.4-3.5; official
+``RotationNet``).
 
 Heads work on *branches*: ``("right", "left")`` in the paper's model, or one shared branch ``("both",)`` that
 carries the 42 joints of both hands (right first) in the Table 1 "no separation" ablation. Regressors are always
@@ -25,8 +26,8 @@ SHARED_BRANCH = "both"
 
 
 class PositionHead(nn.Module):
-    """1x1 conv to ``J * D`` channels, viewed as a ``(J, D, h, w)`` heatmap (channel = joint * D + depth bin,
-    spec §1.4/§8), then soft-argmax to ``(x, y, z)`` in heatmap units.
+    """1x1 conv to ``J * D`` channels, viewed as a ``(J, D, h, w)`` heatmap (channel = joint * D + depth bin, as
+    the official ``PositionNet``'s ``view(B, 21, 8, 8, 8)``), then soft-argmax to ``(x, y, z)`` in heatmap units.
 
     Args:
         branches: branch names.
@@ -65,7 +66,7 @@ class HandRegression:
 
 
 class RotationHead(nn.Module):
-    """Joint features, self-joint transformer and regressors (official ``RotationNet``, spec §1.5).
+    """Joint features, self-joint transformer and regressors (official ``RotationNet``, ``module.py:108-158``).
 
     Per branch: ``joint_proj`` (1x1 conv + BN + ReLU, ``in -> joint_dim``) of the adapted feature, bilinear samples at
     the predicted (x, y) of each joint, then the SJT (positional embedding + blocks, no norm).

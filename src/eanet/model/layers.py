@@ -1,6 +1,8 @@
 """Small building blocks and pure functions shared by the EANet modules.
 
-Numerics follow the official code (spec §1.4, §1.5, §1.7); comments name the spec section each choice comes from.
+Numerics follow the official code (github.com/jkpark0825/EANet): ``PositionNet`` and ``RotationNet`` in
+``common/nets/module.py``, ``soft_argmax_3d`` and ``sample_joint_features`` in ``common/utils/transforms.py``, and
+``init_weights`` in ``main/model.py``; docstrings name the official function each choice comes from.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ class ConvBNReLU(nn.Module):
 
 
 def soft_argmax_3d(heatmap: Tensor) -> Tensor:
-    """Soft-argmax over a 2.5D heatmap (Sun et al., "Integral human pose regression"; spec §1.4).
+    """Soft-argmax over a 2.5D heatmap (Sun et al., "Integral human pose regression").
 
     A softmax over all ``D * h * w`` voxels of each joint (no temperature), then the expected voxel index along
     each axis, so coordinates are in voxel units: x in ``[0, w-1]``, y in ``[0, h-1]``, z in ``[0, D-1]``.
+    Same as the official ``soft_argmax_3d`` (``common/utils/transforms.py:108``).
 
     Args:
         heatmap: ``(B, J, D, h, w)`` logits.
@@ -51,7 +54,7 @@ def soft_argmax_3d(heatmap: Tensor) -> Tensor:
 
 
 def sample_joint_features(feat: Tensor, joints_xy: Tensor) -> Tensor:
-    """Bilinear features at sub-pixel joint positions (spec §1.5).
+    """Bilinear features at sub-pixel joint positions (official ``sample_joint_features``, ``transforms.py:80``).
 
     Pixel ``x`` maps to ``x / (w - 1) * 2 - 1`` with ``align_corners=True``, which matches the soft-argmax
     convention (pixel centres at integer indices 0..w-1); outside the map the padding is zero.
@@ -73,7 +76,7 @@ def sample_joint_features(feat: Tensor, joints_xy: Tensor) -> Tensor:
 
 @torch.no_grad()
 def init_official_(module: nn.Module) -> None:
-    """The official ``init_weights`` (spec §1.7), for use with ``Module.apply``.
+    """The official ``init_weights`` (``main/model.py:118-144``), for use with ``Module.apply``.
 
     Conv2d: weights N(0, 0.001), bias 0. Linear: weights N(0, 0.01), bias 0 (bias-less Linears get the weight
     init only, as the official ``try/except AttributeError`` ends up doing). BatchNorm: (1, 0). LayerNorm keeps

@@ -1,16 +1,16 @@
 """Official EANet checkpoints (``jkpark0825/EANet``, ``snapshot_<epoch>.pth.tar``) in our model, and back.
 
 An official file is ``{'epoch', 'network', 'optimizer'}`` whose ``network`` keys carry DataParallel's ``module.``
-prefix and omit every ``mano_layer*`` key (spec §4.4, §11). A bare state dict (with or without ``module.``) is
-accepted too. Files are read with ``torch.load(..., weights_only=True)``: tensors and plain containers only, so a
-crafted pickle cannot run code.
+prefix and omit every ``mano_layer*`` key (the official ``common/base.py`` drops them when it saves). A
+bare state dict (with or without ``module.``) is accepted too. Files are read with
+``torch.load(..., weights_only=True)``: tensors and plain containers only, so a crafted pickle cannot run code.
 
 Keys are translated through ONE table, :data:`KEY_TABLE`, of ordered ``(our prefix, official prefix, sub-table)``
 rules; the first matching rule wins. The rest of a key inside a FuseFormer is translated by
-:data:`FUSEFORMER_TABLE`, and inside a cross-attention block by :data:`CROSS_BLOCK_TABLE`. The translation is a bijection between our state dict and the
-official one minus ``mano_layer*`` (tested against the official key list). Loading is strict: every official key
-must be consumed and every weight of ours filled, with matching shapes; otherwise the error lists what is
-missing, unexpected or mis-shaped.
+:data:`FUSEFORMER_TABLE`, and inside a cross-attention block by :data:`CROSS_BLOCK_TABLE`. The translation is a
+bijection between our state dict and the official one minus ``mano_layer*`` (tested against the official key
+list). Loading is strict: every official key must be consumed and every weight of ours filled, with matching shapes;
+otherwise the error lists what is missing, unexpected or mis-shaped.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 InterHand2.6M films each capture with a fixed dome of calibrated cameras (80+ in the release); every frame is seen
 by all of them, and ``InterHand2.6M_<split>_camera.json`` stores per capture and camera the centre ``campos`` (mm,
-world frame), the rotation ``camrot`` (world -> camera), ``focal`` and ``princpt`` (pixels)
-(``interhand_format.md`` §3). The camera frame is OpenCV's (x right, y down, z forward) and
-``X_cam = camrot @ (X_world - campos)``.
+world frame), the rotation ``camrot`` (world -> camera), ``focal`` and ``princpt`` (pixels). The camera frame is
+OpenCV's (x right, y down, z forward) and ``X_cam = camrot @ (X_world - campos)``.
 
 The synthetic rig puts ``K`` cameras on a sphere around the capture's workspace, spread in azimuth, at elevations
 from slightly below to well above the hands, each looking at a point near the workspace centre with a small random
@@ -194,7 +193,7 @@ def _r(x: np.ndarray, ndigits: int) -> list:
 
 
 def camera_json(cameras: list[SynthCamera]) -> dict[str, dict[str, list]]:
-    """One capture's entry of ``InterHand2.6M_<split>_camera.json`` (``interhand_format.md`` §3).
+    """One capture's entry of ``InterHand2.6M_<split>_camera.json``.
 
     Returns:
         ``{'campos': {name: [3]}, 'camrot': {name: 3x3}, 'focal': {name: [2]}, 'princpt': {name: [2]}}``; values are

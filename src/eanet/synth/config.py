@@ -18,7 +18,7 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     "left": 0.2,
 }
 #: Share of each split's frames marked human-annotated ("H"), as in the release: train 528,482 / 1,361,062 and
-#: test 121,573 / 849,160 annotations (``interhand_format.md`` §6); val has no H subset.
+#: test 121,573 / 849,160 annotations (InterHand2.6M v1.0, 5 fps); val has no H subset.
 DEFAULT_HUMAN_FRACTION: dict[str, float] = {"train": 0.39, "test": 0.14}
 #: Index of each split in the seeds of its random choices.
 SPLIT_INDEX = {"train": 0, "val": 1, "test": 2}

@@ -2,7 +2,7 @@
 
 ``generate_synthetic_dataset`` renders two hands (the built-in open hand by default, MANO when given) in
 interacting configurations (touching, overlapping, interlaced, far apart) and single-hand sequences, each frame
-seen by a fixed rig of calibrated cameras, and writes what the release has (``interhand_format.md`` §1-6):
+seen by a fixed rig of calibrated cameras, and writes what the release has:
 
 ```
 OUT/images/<split>/Capture<c>/<seq>/cam<camera>/image<frame_idx>.jpg

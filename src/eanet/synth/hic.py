@@ -1,4 +1,4 @@
-"""A synthetic set in the HIC format InterWild evaluates on (``interhand_format.md`` §9).
+"""A synthetic set in the HIC format InterWild evaluates on (InterWild ``data/HIC/HIC.py``).
 
 HIC (Tzionas et al.) is a small Kinect test set: 640x480 images with fixed intrinsics ``f = 525``,
 ``c = (319.5, 239.5)``, and per hand a hand-model mesh in the **camera frame, metres**, stored as PLY. InterWild's
@@ -28,7 +28,7 @@ from eanet.synth.json_writer import CocoJsonWriter
 
 __all__ = ["generate_hic", "write_ply", "HIC_SIZE"]
 
-#: HIC's fixed Kinect intrinsics and image size (InterWild ``data/HIC/HIC.py``; ``interhand_format.md`` §9).
+#: HIC's fixed Kinect intrinsics and image size (InterWild ``data/HIC/HIC.py``).
 HIC_SIZE = (640, 480)
 _HIC_KIND_WEIGHTS = {"touch": 0.3, "overlap": 0.2, "interlaced": 0.2, "far": 0.1, "right": 0.1, "left": 0.1}
 _HIC_FRAMES_PER_SEQUENCE = 8

@@ -1,6 +1,6 @@
 """Streaming JSON writers for the InterHand2.6M release files, with bounded memory.
 
-The release's annotation files are single JSON documents (``interhand_format.md`` §2-5):
+The release's annotation files are single JSON documents:
 
 * ``_data.json``: ``{"images": [...], "annotations": [...]}`` (COCO), written by :class:`CocoJsonWriter`;
 * ``_joint_3d.json`` and ``_MANO_NeuralAnnot.json``: ``{capture: {frame: value}}``, written by

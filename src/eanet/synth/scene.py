@@ -1,7 +1,7 @@
 """Two-hand scenes for the synthetic dataset: hand poses, interacting configurations and short motion sequences.
 
 Every hand is a hand-model layer (the built-in open hand or MANO) driven exactly as InterHand2.6M's NeuralAnnot
-parameters drive MANO (``interhand_format.md`` §5): ``pose`` = 3 root axis-angle numbers **in the world frame**
+parameters drive MANO: ``pose`` = 3 root axis-angle numbers **in the world frame**
 plus 45 finger numbers **relative to the mean hand** (``flat_hand_mean=False``), ``shape`` = 10 betas and
 ``trans`` in metres, so that ``layer(pose[:3], pose[3:], shape, transl=trans)`` is the hand in world metres. The
 world joints (mm) written to ``_joint_3d.json`` are that output's joints times 1000, with the layer's training

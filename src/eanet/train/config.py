@@ -1,8 +1,9 @@
 """Configuration of training (optimiser, schedule, batch, precision, checkpoints, logging).
 
-Defaults are the official release's (spec §4.4): Adam at 1e-4 without weight decay, 40 epochs with the learning rate
-divided by 10 at epochs 15 and 17, 32 images per GPU, fp32, no gradient clipping. The paper's schedule (30 epochs,
-x0.1 at 10 and 15; spec §2) is the named configuration ``eanet-paper-schedule``.
+Defaults are the official release's (``main/config.py``, ``common/base.py``): Adam at 1e-4 without weight decay,
+40 epochs with the learning rate divided by 10 at epochs 15 and 17, 32 images per GPU, fp32, no gradient clipping.
+The paper's schedule (30 epochs, x0.1 at 10 and 15; the authors gave the factor in jkpark0825/EANet issue #2) is the
+named configuration ``eanet-paper-schedule``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A plain loop in the style of torchvision's reference scripts and detectron2's ``plain_train_net.py``: each step is
 ``pred = model(img)`` → :func:`eanet.losses.compute_losses` → backward → optimiser step. Around it:
 
-* the official schedule (spec §4.4): Adam, step decay per epoch, ``train.batch_size`` images per process;
+* the official schedule (``main/config.py``, ``common/base.py``): Adam, step decay per epoch, ``train.batch_size``
+  images per process;
 * optional autocast (bf16, or fp16 with a gradient scaler) and gradient clipping, both off by default as upstream;
 * a step whose loss (on any process) or gradients are not finite is skipped — no update, counted, logged — and
   ``train.max_nonfinite_steps`` of them in a row stop the run with :class:`NonFiniteLossError`;

@@ -1,4 +1,4 @@
-"""Optimiser, learning-rate schedule and gradient scaler from a :class:`TrainConfig` (spec §4.4).
+"""Optimiser, learning-rate schedule and gradient scaler from a :class:`TrainConfig`.
 
 The official code optimises the backbone, the position and the rotation networks with one Adam parameter group at
 1e-4, no weight decay, and sets the learning rate per epoch: ``lr * 0.1 ** (number of milestones passed)``.
