@@ -1,6 +1,6 @@
 """Honest output: every prediction says what its model was trained on (synthetic, unknown, untrained) and when its
 confidence is low, in the result object, ``prediction.json``, ``summary.json`` and the printed lines; every picture
-names the right and left hand's colours."""
+names the right and left hand's colours, and a prediction's pictures carry its warnings."""
 
 from __future__ import annotations
 
@@ -141,3 +141,87 @@ def test_legend_fits_small_pictures_and_avoids_what_it_is_told(find_hand_legend)
     assert (small == 200).all()  # the input is not modified
     large, layout = draw_hand_legend(np.zeros((600, 800, 3), np.uint8))
     assert layout.labels["right"] == "right hand" and find_hand_legend(large) == ["top-left"]
+
+
+def _badge_pixels(picture: np.ndarray) -> np.ndarray:
+    """Where a picture holds the warnings badge's dark red (text and frame; not the thumb's lighter red): ``(H, W)``."""
+    r, g, b = (picture[..., i].astype(int) for i in range(3))
+    return (r > 100) & (g < 0.15 * r) & (b < 0.15 * r)  # the thumb's (229, 51, 51), even darkened, has g = 0.22 r
+
+
+def test_pictures_carry_the_warnings_in_the_row_the_legend_leaves_free(hand_layers, find_hand_legend):
+    from eanet.inference.visualize import render_prediction
+    from eanet.render import Renderer
+
+    image = np.full((150, 200, 3), 90, np.uint8)
+    warned = Predictor(FakeNetwork(hand_layers), hand_layers, device="cpu", training_data=SYNTHETIC,
+                       input_size=(64, 64), feature_grid=(2, 2))  # fmt: skip
+    quiet = Predictor(FakeNetwork(hand_layers), hand_layers, device="cpu", training_data=REAL,
+                      input_size=(64, 64), feature_grid=(2, 2))  # fmt: skip
+    box = (10, 5, 80, 70)  # both hands in the top-left part
+    with Renderer("torch") as renderer:
+        result = warned.predict(image, box)
+        assert warning_codes(result.warnings) == ["synthetic_training_data"]
+        renders = render_prediction(result, image, renderer)
+        plain = render_prediction(quiet.predict(image, box), image, renderer)
+    assert not any(_badge_pixels(p).any() for p in (plain.overlay, plain.joints, plain.side))  # no warning, no badge
+    for picture, suffix in ((renders.overlay, "hand"), (renders.joints, "wrist")):
+        assert find_hand_legend(picture, suffix=suffix) == ["bottom-right"]  # as without warnings
+        red = _badge_pixels(picture)
+        ys, xs = np.nonzero(red)
+        assert red.sum() > 50 and ys.max() < 75  # in the top row, which the legend left free
+        assert xs.max() > 190 and xs.min() > 50  # and in its right corner, away from the hands
+    legend = find_hand_legend(renders.side)
+    assert len(legend) == 1 and _badge_pixels(renders.side).any()
+    red_rows = np.nonzero(_badge_pixels(renders.side))[0]
+    side_height = renders.side.shape[0]
+    assert (red_rows < side_height / 2).all() if legend[0].startswith("bottom") else (red_rows > side_height / 2).all()
+
+
+def test_picture_warning_lines_are_short_and_keep_a_fixed_order():
+    from types import SimpleNamespace
+
+    from eanet.inference.visualize import picture_warning_lines
+
+    warnings = [PredictionWarning("low_confidence", "low confidence 0.10 (...)"), "only one hand was detected",
+                PredictionWarning("synthetic_training_data", "this model was trained only on synthetic images"),
+                "the box was cut at the image border"]  # fmt: skip
+    assert picture_warning_lines(SimpleNamespace(warnings=warnings)) == [
+        "trained on synthetic data", "low confidence", "+2 other warnings"
+    ]
+    assert picture_warning_lines(SimpleNamespace(warnings=["one"])) == ["+1 other warning"]
+    assert picture_warning_lines(SimpleNamespace(warnings=[])) == []
+
+
+def test_warning_badge_fits_the_picture_and_refuses_bad_corners():
+    from eanet.errors import InvalidInputError
+    from eanet.render.draw import draw_warning_badge, warning_badge_layout
+
+    small = np.full((80, 96, 3), 200, np.uint8)
+    drawn, layout = draw_warning_badge(small, ["no network: keypoint fit only", "low confidence"], legend_corner="top-left")
+    x, y, w, h = layout.box
+    assert layout.corner.startswith("bottom") and 0 <= x and x + w <= 96 and y + h <= 80
+    assert layout.lines[0].startswith("! no network") and layout.lines[0].endswith("...")  # cut to the width
+    assert layout.lines[1] == "! low confidence"
+    assert _badge_pixels(drawn[y : y + h, x : x + w]).sum() > 20 and not _badge_pixels(drawn[:y]).any()
+    assert (small == 200).all()  # the input is not modified
+    unchanged, none = draw_warning_badge(small, [])
+    assert none is None and (unchanged == small).all()
+    with pytest.raises(InvalidInputError, match="corner"):
+        draw_warning_badge(small, ["x"], corner="middle")
+    with pytest.raises(InvalidInputError, match="legend corner"):
+        draw_warning_badge(small, ["x"], legend_corner="left")
+    with pytest.raises(InvalidInputError, match="at least one line"):
+        warning_badge_layout(96, 80, [])
+
+
+def test_video_badge_corner_is_chosen_once_in_the_legend_free_row(fake_predictor):
+    from eanet.inference.visualize import overlay_legend_corner, overlay_warnings_corner
+
+    image = np.full((150, 200, 3), 90, np.uint8)
+    result = fake_predictor.predict(image, (10, 5, 80, 70))  # hands top-left: legend bottom-right
+    legend = overlay_legend_corner(result, 200, 150)
+    assert legend == "bottom-right"
+    # chosen for "low confidence" too, even when this frame is confident: the badge must not jump later
+    assert overlay_warnings_corner(result, 200, 150, legend) == "top-right"
+    assert overlay_warnings_corner(result, 200, 150, "top-left").startswith("bottom")

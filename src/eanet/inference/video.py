@@ -35,7 +35,7 @@ from eanet.inference.failures import OutputWriteError, describe_write_error, fai
 from eanet.inference.inputs import InputError, not_a_regular_file
 from eanet.inference.result import FailedPrediction
 from eanet.inference.smoothing import HandSequenceSmoother
-from eanet.inference.visualize import overlay_legend_corner, render_overlay, render_scale
+from eanet.inference.visualize import overlay_legend_corner, overlay_warnings_corner, render_overlay, render_scale
 
 __all__ = ["VideoResult", "predict_video", "open_video", "FrameReader"]
 
@@ -221,6 +221,7 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
     frames_written = 0  # overlay video frames, skipped ones included
     pending: list[tuple[int, np.ndarray | None, object]] = []  # (source index, RGB or None when skipped, item)
     legend_corner: str | None = None  # the first predicted frame's choice, kept: a legend that jumps distracts
+    warnings_corner: str | None = None  # likewise for the warnings badge
     name = path.name
 
     def write_frame_json(data: dict, index: int) -> None:
@@ -228,7 +229,7 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
         frame_files.append(index)
 
     def flush() -> None:
-        nonlocal last_ok_frame, first_error, frames_written, legend_corner
+        nonlocal last_ok_frame, first_error, frames_written, legend_corner, warnings_corner
         prepared = [p for _, _, p in pending if p is not None and not isinstance(p, FailedPrediction)]
         results = iter(run_isolated(predictor, prepared, options.intrinsics)) if prepared else iter(())
         for index, rgb, item in pending:
@@ -259,8 +260,10 @@ def predict_video(predictor, path: Path, out_dir: Path, options, smoothing, rend
                     counts["tracked"] += status == "tracked"
                     if writer is not None:
                         legend_corner = legend_corner or overlay_legend_corner(result, *size)
+                        warnings_corner = warnings_corner or overlay_warnings_corner(result, *size, legend_corner)
                         frame_out = render_overlay(result, rgb, renderer, options.render_max_size,
-                                                   legend_corner=legend_corner)  # fmt: skip
+                                                   legend_corner=legend_corner,
+                                                   warnings_corner=warnings_corner)  # fmt: skip
                     else:
                         frame_out = rgb
             if writer is not None:

@@ -3,6 +3,10 @@
 Each picture carries a small legend naming the right and left hand next to their colours
 (:func:`eanet.render.draw.draw_hand_legend`), in the corner that hides the least of the hands; ``legend_corner``
 fixes the corner (a video keeps the one of its first frame) or, None, leaves the legend out.
+
+A picture is often shared without its ``prediction.json``, so a prediction with warnings also carries them, short,
+in another corner (:func:`picture_warning_lines`, :func:`eanet.render.draw.draw_warning_badge`): "trained on
+synthetic images only", "low confidence" and so on. ``warnings_corner`` fixes that corner or, None, leaves it out.
 """
 
 from __future__ import annotations
@@ -11,8 +15,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eanet.inference.reliability import (
+    LOW_CONFIDENCE,
+    NO_NETWORK,
+    SYNTHETIC_TRAINING_DATA,
+    TRAINING_DATA_UNKNOWN,
+    UNTRAINED_MODEL,
+    warning_codes,
+)
 from eanet.render import draw_joints_2d, overlay, side_view
-from eanet.render.draw import choose_legend_corner, draw_hand_legend
+from eanet.render.draw import (
+    choose_legend_corner,
+    choose_warning_badge_corner,
+    draw_hand_legend,
+    draw_warning_badge,
+)
 from eanet.render.scene import HAND_COLORS, Mesh
 
 __all__ = [
@@ -24,7 +41,20 @@ __all__ = [
     "render_prediction",
     "render_scale",
     "overlay_legend_corner",
+    "overlay_warnings_corner",
+    "PICTURE_WARNING_LABELS",
+    "picture_warning_lines",
 ]
+
+#: The words a picture shows for each warning code, in this order (the full text is in ``prediction.json``, the
+#: command's output and the web page).
+PICTURE_WARNING_LABELS: dict[str, str] = {
+    UNTRAINED_MODEL: "untrained model",
+    SYNTHETIC_TRAINING_DATA: "trained on synthetic data",
+    TRAINING_DATA_UNKNOWN: "training data unknown",
+    NO_NETWORK: "no network: keypoint fit only",
+    LOW_CONFIDENCE: "low confidence",
+}
 
 
 @dataclass
@@ -68,6 +98,39 @@ def _projected_vertices(prediction, camera) -> np.ndarray:
     return points[:, :2] / points[:, 2:3] * focal + princpt
 
 
+def picture_warning_lines(prediction) -> list[str]:
+    """The prediction's warnings as a picture shows them: one short line per known code
+    (:data:`PICTURE_WARNING_LABELS`), then ``+N other warning(s)`` for the rest (detection, box, placement)."""
+    codes = warning_codes(prediction.warnings)
+    lines = [label for code, label in PICTURE_WARNING_LABELS.items() if code in codes]
+    others = sum(code not in PICTURE_WARNING_LABELS for code in codes)
+    if others:
+        lines.append(f"+{others} other warning{'s' if others > 1 else ''}")
+    return lines
+
+
+def _with_warnings(image: np.ndarray, prediction, corner: str | None, legend_corner: str | None, **avoid) -> np.ndarray:
+    if corner is None:
+        return image
+    return draw_warning_badge(image, picture_warning_lines(prediction), corner, legend_corner=legend_corner, **avoid)[0]
+
+
+def overlay_warnings_corner(prediction, width: int, height: int, legend_corner: str) -> str:
+    """The corner for the warnings badge of a ``width`` x ``height`` overlay whose legend is at ``legend_corner``.
+
+    A video fixes it at its first frame, chosen for that frame's warnings plus "low confidence" (the warning that
+    comes and goes from frame to frame), so the badge does not jump around.
+    """
+    camera = prediction.camera
+    if (width, height) != (camera.width, camera.height):
+        camera = camera.scaled(width / camera.width)
+    lines = picture_warning_lines(prediction)
+    if PICTURE_WARNING_LABELS[LOW_CONFIDENCE] not in lines:
+        lines.append(PICTURE_WARNING_LABELS[LOW_CONFIDENCE])
+    points = _projected_vertices(prediction, camera)
+    return choose_warning_badge_corner(width, height, lines, avoid_points=points, legend_corner=legend_corner)
+
+
 def overlay_legend_corner(prediction, width: int, height: int) -> str:
     """The legend corner :func:`render_overlay` picks for ``prediction`` in a ``width`` x ``height`` render."""
     camera = prediction.camera
@@ -77,27 +140,33 @@ def overlay_legend_corner(prediction, width: int, height: int) -> str:
 
 
 def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,
-                   legend_corner: str | None = "auto") -> np.ndarray:  # fmt: skip
+                   legend_corner: str | None = "auto", warnings_corner: str | None = "auto") -> np.ndarray:  # fmt: skip
     """Both meshes over ``image`` as the predicted camera sees them (downscaled to ``max_size`` when larger), with
-    the right/left legend (``legend_corner``: ``auto``, a corner of :data:`eanet.render.draw.LEGEND_CORNERS`, or
-    None for none)."""
+    the right/left legend and the warnings badge (``legend_corner``, ``warnings_corner``: ``auto``, a corner of
+    :data:`eanet.render.draw.LEGEND_CORNERS`, or None for none)."""
     image, camera, _ = _scaled(prediction, image, max_size)
     out = overlay(image, prediction_meshes(prediction), camera, renderer=renderer, alpha=alpha)
-    if legend_corner is None:
-        return out
-    return draw_hand_legend(out, corner=legend_corner, avoid_points=_projected_vertices(prediction, camera))[0]
+    points = _projected_vertices(prediction, camera)
+    if legend_corner is not None:
+        out, legend = draw_hand_legend(out, corner=legend_corner, avoid_points=points)
+        legend_corner = legend.corner
+    return _with_warnings(out, prediction, warnings_corner, legend_corner, avoid_points=points)
 
 
-def render_side(prediction, size: int, renderer, angle_deg: float = 90.0, legend_corner: str | None = "auto") -> np.ndarray:
+def render_side(prediction, size: int, renderer, angle_deg: float = 90.0, legend_corner: str | None = "auto",
+                warnings_corner: str | None = "auto") -> np.ndarray:  # fmt: skip
     """Both meshes turned ``angle_deg`` about the camera's vertical axis, framed, on white (depth order visible),
-    with the right/left legend."""
+    with the right/left legend and the warnings badge."""
     rgb = side_view(prediction_meshes(prediction), size, size, angle_deg=angle_deg, renderer=renderer).rgb.copy()
-    if legend_corner is None:
-        return rgb
-    return draw_hand_legend(rgb, corner=legend_corner, avoid_mask=np.any(rgb < 250, axis=2))[0]  # not the white
+    hands = np.any(rgb < 250, axis=2)  # not the white
+    if legend_corner is not None:
+        rgb, legend = draw_hand_legend(rgb, corner=legend_corner, avoid_mask=hands)
+        legend_corner = legend.corner
+    return _with_warnings(rgb, prediction, warnings_corner, legend_corner, avoid_mask=hands)
 
 
-def render_joints(prediction, image: np.ndarray, max_size: int = 1600, legend_corner: str | None = "auto") -> np.ndarray:
+def render_joints(prediction, image: np.ndarray, max_size: int = 1600, legend_corner: str | None = "auto",
+                  warnings_corner: str | None = "auto") -> np.ndarray:  # fmt: skip
     """The 2D joints of both hands drawn on ``image`` (wrists marked with the hand's colour, named in the legend)."""
     import cv2
 
@@ -112,10 +181,12 @@ def render_joints(prediction, image: np.ndarray, max_size: int = 1600, legend_co
         if np.all(np.isfinite(uv[0])):
             cv2.circle(out, tuple(int(round(v)) for v in uv[0]), max(2, round(4 * max(out.shape[:2]) / 512)),
                        tuple(int(c * 255) for c in HAND_COLORS[side_name]), -1, cv2.LINE_AA)  # fmt: skip
-    if legend_corner is None:
-        return out
-    # Here only the wrist dots carry the hands' colours (the bones are coloured by finger): the legend says so.
-    return draw_hand_legend(out, corner=legend_corner, avoid_points=np.concatenate(drawn), suffix="wrist")[0]
+    points = np.concatenate(drawn)
+    if legend_corner is not None:
+        # Here only the wrist dots carry the hands' colours (the bones are coloured by finger): the legend says so.
+        out, legend = draw_hand_legend(out, corner=legend_corner, avoid_points=points, suffix="wrist")
+        legend_corner = legend.corner
+    return _with_warnings(out, prediction, warnings_corner, legend_corner, avoid_points=points)
 
 
 def render_prediction(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,

@@ -13,7 +13,14 @@ Importing this package is light (NumPy only); torch, OpenCV and pyrender load wh
 """
 
 from eanet.render.camera import Camera, look_at_camera, rotation_about_axis
-from eanet.render.draw import FINGER_COLORS, contact_sheet, draw_hand_legend, draw_joints_2d, put_label
+from eanet.render.draw import (
+    FINGER_COLORS,
+    contact_sheet,
+    draw_hand_legend,
+    draw_joints_2d,
+    draw_warning_badge,
+    put_label,
+)
 from eanet.render.renderer import Renderer, render
 from eanet.render.scene import HAND_COLORS, SKIN_TONES, Light, Lighting, Mesh, RenderResult, vertex_normals
 from eanet.render.views import framed_view, overlay, rotate_meshes, side_view
@@ -34,6 +41,7 @@ __all__ = [
     "rotation_about_axis",
     "draw_joints_2d",
     "draw_hand_legend",
+    "draw_warning_badge",
     "contact_sheet",
     "put_label",
     "vertex_normals",

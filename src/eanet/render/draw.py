@@ -1,8 +1,9 @@
-"""2D drawing on RGB images (OpenCV): hand skeletons, the right/left colour legend and contact sheets."""
+"""2D drawing on RGB images (OpenCV): hand skeletons, the right/left colour legend, the warnings badge and contact
+sheets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,10 @@ __all__ = [
     "legend_layout",
     "choose_legend_corner",
     "draw_hand_legend",
+    "WarningBadgeLayout",
+    "warning_badge_layout",
+    "choose_warning_badge_corner",
+    "draw_warning_badge",
 ]
 
 #: One colour per finger (thumb, index, middle, ring, pinky), sRGB floats, for skeleton drawings.
@@ -249,6 +254,19 @@ def choose_legend_corner(
         The corner covering the fewest of them; ties go to the corner farthest from their centre, then to the
         order of :data:`LEGEND_CORNERS`.
     """
+    return _least_hiding_corner(
+        lambda corner: legend_layout(width, height, names, corner, suffix).box, LEGEND_CORNERS, avoid_points, avoid_mask
+    )
+
+
+def _least_hiding_corner(
+    box_at: Callable[[str], tuple[int, int, int, int]],
+    corners: Sequence[str],
+    avoid_points: np.ndarray | None,
+    avoid_mask: np.ndarray | None,
+) -> str:
+    """Of ``corners``, the one whose box (``box_at(corner)``: ``x, y, w, h``) covers the fewest points and mask
+    pixels; ties go to the box farthest from their centre, then to the order of ``corners``."""
     points = np.zeros((0, 2))
     if avoid_points is not None:
         points = np.asarray(avoid_points, dtype=np.float64).reshape(-1, 2)
@@ -263,7 +281,7 @@ def choose_legend_corner(
         centre = None
 
     def cost(corner: str) -> tuple[float, float]:
-        x, y, w, h = legend_layout(width, height, names, corner, suffix).box
+        x, y, w, h = box_at(corner)
         hidden = 0.0
         if len(points):
             inside = (points[:, 0] >= x) & (points[:, 0] < x + w) & (points[:, 1] >= y) & (points[:, 1] < y + h)
@@ -273,7 +291,7 @@ def choose_legend_corner(
         distance = 0.0 if centre is None else float(np.hypot(x + w / 2 - centre[0], y + h / 2 - centre[1]))
         return hidden, -distance
 
-    return min(LEGEND_CORNERS, key=cost)
+    return min(corners, key=cost)
 
 
 def draw_hand_legend(
@@ -320,4 +338,129 @@ def draw_hand_legend(
         cv2.rectangle(out, (sx, sy), (sx + sw - 1, sy + sh - 1), dark, 1)
         cv2.putText(out, layout.labels[name], layout.text_origins[name], _FONT, layout.font_scale, dark,
                     layout.thickness, cv2.LINE_AA)  # fmt: skip
+    return out, layout
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the warnings badge: what a picture's viewer must know about the prediction (the picture travels without the JSON)
+
+#: Warning text: a dark red, readable on the badge's light box.
+_WARNING_COLOR = (0.62, 0.05, 0.02)
+#: A badge line is shortened (ending in "...") when it would be wider than this share of the image.
+_BADGE_MAX_WIDTH = 0.9
+
+
+@dataclass(frozen=True)
+class WarningBadgeLayout:
+    """Where a warnings badge is drawn (pixels, ``x, y, width, height``).
+
+    Attributes:
+        corner: one of :data:`LEGEND_CORNERS`.
+        box: the whole badge.
+        lines: the text of each line as drawn (``! `` first; shortened when too wide).
+        text_origins: per line, the text's baseline start (OpenCV ``putText`` origin).
+        font_scale, thickness: OpenCV text settings used.
+    """
+
+    corner: str
+    box: tuple[int, int, int, int]
+    lines: tuple[str, ...]
+    text_origins: tuple[tuple[int, int], ...]
+    font_scale: float
+    thickness: int
+
+
+def warning_badge_layout(width: int, height: int, lines: Sequence[str], corner: str = "bottom-left") -> WarningBadgeLayout:
+    """The badge's size and place: one ``! <line>`` per warning, text the legend's size (about 1/30 of the smaller
+    side, at least 9 px); a line wider than 90% of the image is cut and ends in ``...``."""
+    import cv2
+
+    if corner not in LEGEND_CORNERS:
+        raise InvalidInputError(f"badge corner must be one of {list(LEGEND_CORNERS)}, got {corner!r}")
+    if not lines:
+        raise InvalidInputError("a warnings badge needs at least one line")
+    (_, unit_h), _ = cv2.getTextSize("Rl", _FONT, 1.0, 1)
+    text_px = max(_MIN_TEXT_PX, round(min(width, height) / 30))
+    scale = text_px / unit_h
+    thickness = max(1, round(text_px / 14))
+    pad = max(2, text_px // 3)
+    limit = max(1, int(_BADGE_MAX_WIDTH * width) - 2 * pad)
+
+    def text_width(text: str) -> int:
+        return cv2.getTextSize(text, _FONT, scale, thickness)[0][0]
+
+    drawn = []
+    for line in lines:
+        text = f"! {line}"
+        while text_width(text) > limit and len(text) > 4:
+            text = text[: -4 if text.endswith("...") else -1].rstrip() + "..."
+        drawn.append(text)
+    row = text_px + pad
+    box_w = pad + max(text_width(t) for t in drawn) + pad
+    box_h = pad + row * len(drawn)
+    margin = max(2, text_px // 3)
+    x = margin if corner.endswith("left") else width - margin - box_w
+    y = margin if corner.startswith("top") else height - margin - box_h
+    origins = tuple((x + pad, y + pad + i * row + text_px) for i in range(len(drawn)))
+    return WarningBadgeLayout(corner, (x, y, box_w, box_h), tuple(drawn), origins, scale, thickness)
+
+
+def choose_warning_badge_corner(
+    width: int,
+    height: int,
+    lines: Sequence[str],
+    avoid_points: np.ndarray | None = None,
+    avoid_mask: np.ndarray | None = None,
+    legend_corner: str | None = None,
+) -> str:
+    """The corner where the badge hides the least of the hands (the rules of :func:`choose_legend_corner`); with a
+    legend at ``legend_corner``, one of the other row's two corners (a badge can be nearly as wide as the image)."""
+    if legend_corner is not None and legend_corner not in LEGEND_CORNERS:
+        raise InvalidInputError(f"legend corner must be one of {list(LEGEND_CORNERS)}, got {legend_corner!r}")
+    row = None if legend_corner is None else legend_corner.split("-")[0]
+    corners = [c for c in LEGEND_CORNERS if row is None or not c.startswith(row)]
+    return _least_hiding_corner(
+        lambda corner: warning_badge_layout(width, height, lines, corner).box, corners, avoid_points, avoid_mask
+    )
+
+
+def draw_warning_badge(
+    image: np.ndarray,
+    lines: Sequence[str],
+    corner: str = "auto",
+    avoid_points: np.ndarray | None = None,
+    avoid_mask: np.ndarray | None = None,
+    legend_corner: str | None = None,
+) -> tuple[np.ndarray, WarningBadgeLayout | None]:
+    """A copy of an RGB image with the prediction's warnings written in a corner (none: the image unchanged).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB; not modified.
+        lines: short warnings, one per line (:func:`eanet.inference.visualize.picture_warning_lines`).
+        corner: one of :data:`LEGEND_CORNERS`, or ``auto`` (:func:`choose_warning_badge_corner`).
+        avoid_points, avoid_mask: what ``auto`` keeps visible.
+        legend_corner: where the picture's legend is (``auto`` then keeps to the other row), or None.
+
+    Returns:
+        ``(image with the badge, its layout)``; the layout is None when ``lines`` is empty.
+    """
+    import cv2
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    if not lines:
+        return image.copy(), None
+    height, width = image.shape[:2]
+    if corner == "auto":
+        corner = choose_warning_badge_corner(width, height, lines, avoid_points, avoid_mask, legend_corner)
+    layout = warning_badge_layout(width, height, lines, corner)
+    out = np.ascontiguousarray(image.copy())
+    x, y, w, h = layout.box
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    out[y0:y1, x0:x1] = (0.15 * out[y0:y1, x0:x1] + 0.85 * 255).astype(np.uint8)
+    red = _to_255(_WARNING_COLOR)
+    cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), red, 1)
+    for text, origin in zip(layout.lines, layout.text_origins, strict=True):
+        cv2.putText(out, text, origin, _FONT, layout.font_scale, red, layout.thickness, cv2.LINE_AA)
     return out, layout
