@@ -4,7 +4,7 @@
 
 The strip shows, left to right: the input image, ``overlay.png``, ``side.png``, ``joints.png`` and ``hands.glb``
 re-loaded with trimesh and rendered from three-quarters (so the picture proves the GLB itself is complete). Every
-tile is scaled to one height and labelled with the file it shows.
+tile is scaled to one height and captioned, above it, with the file it shows.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
     width = max(1, round(image.shape[1] * height / image.shape[0]))
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _captioned(tile: np.ndarray, text: str, band: int = 24) -> np.ndarray:
+    """``tile`` under a white band naming it (above the picture, so the picture's own legend and warnings stay
+    visible)."""
+    import cv2
+
+    top = np.full((band, tile.shape[1], 3), 255, np.uint8)
+    cv2.putText(top, text, (4, band - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (25, 25, 25), 1, cv2.LINE_AA)
+    return np.concatenate([top, tile[..., :3]], axis=0)
 
 
 def _render_glb(path: Path, size: int) -> np.ndarray:
@@ -67,16 +77,14 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=320)
     args = parser.parse_args()
 
-    from eanet.render import put_label
-
     tiles = [
-        put_label(_fit_height(_read_rgb(args.input_image), args.height), "input"),
-        put_label(_fit_height(_read_rgb(args.prediction_dir / "overlay.png"), args.height), "overlay.png"),
-        put_label(_fit_height(_read_rgb(args.prediction_dir / "side.png"), args.height), "side.png (from the left)"),
-        put_label(_fit_height(_read_rgb(args.prediction_dir / "joints.png"), args.height), "joints.png"),
-        put_label(_render_glb(args.prediction_dir / "hands.glb", args.height), "hands.glb (re-loaded)"),
+        _captioned(_fit_height(_read_rgb(args.input_image), args.height), "input"),
+        _captioned(_fit_height(_read_rgb(args.prediction_dir / "overlay.png"), args.height), "overlay.png"),
+        _captioned(_fit_height(_read_rgb(args.prediction_dir / "side.png"), args.height), "side.png (from the left)"),
+        _captioned(_fit_height(_read_rgb(args.prediction_dir / "joints.png"), args.height), "joints.png"),
+        _captioned(_render_glb(args.prediction_dir / "hands.glb", args.height), "hands.glb (re-loaded)"),
     ]
-    gap = np.full((args.height, 6, 3), 255, np.uint8)
+    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
     strip = np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1)
     import cv2
 

@@ -128,6 +128,12 @@ def test_upload_shows_overlay_3d_view_and_downloads(page, tmp_path):
     # the tiny model records no training data: the warning stands above the pictures
     assert "training data unknown" in page.locator("#eanet-warnings").inner_text()
     assert overlay.evaluate("img => img.naturalWidth") > 0
+    # Gradio's label and buttons float over a picture's top; the legend or warnings there must stay visible.
+    for picture in ("#eanet-overlay", "#eanet-side"):
+        top = page.locator(f"{picture} img").bounding_box()["y"]
+        for floating in (page.locator(f"{picture} label"), page.locator(f"{picture} .icon-button").first):
+            box = floating.bounding_box()
+            assert box["y"] + box["height"] <= top + 1, f"{picture}: Gradio's label or buttons cover the picture"
 
     # The overlay shows the photo with meshes: far from blank, and different from the bare photo.
     shown = _png_pixels(overlay.screenshot())

@@ -377,6 +377,11 @@ def build_app(predictor: Any, settings: DemoSettings | None = None, *, runner: D
     return app
 
 
+#: Gradio floats each picture's label (top left) and buttons (top right) over the picture, where the right/left
+#: legend or the warnings badge may be: the pictures start below them.
+PICTURE_CSS = "#eanet-overlay .image-frame, #eanet-side .image-frame { padding-top: 36px; }"
+
+
 def launch_app(app, host: str = "127.0.0.1", port: int | None = 7860, *, block: bool = True,
                settings: DemoSettings | None = None):  # fmt: skip
     """Start the server (no share link, analytics off, upload size limited). Returns ``(app, local_url)``.
@@ -407,6 +412,7 @@ def launch_app(app, host: str = "127.0.0.1", port: int | None = 7860, *, block: 
         run_history=False,
         mcp_server=False,
         ssr_mode=False,
+        css=PICTURE_CSS,
     )
     logger.info("EANet web demo at %s (Ctrl-C stops it)", local_url)
     if block:
