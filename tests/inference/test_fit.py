@@ -570,3 +570,67 @@ def test_real_mediapipe_fit_on_the_example_photo():
         report = getattr(result.fit, side)
         assert report.keypoint_dist_px_after < 0.6 * report.keypoint_dist_px_before
     assert result.right.joints_2d[0, 0] < result.left.joints_2d[0, 0]  # the right wrist on the image's left
+
+
+def test_low_confidence_after_a_fit_says_the_network_was_doubtful_and_how_close_the_fit_is(open_layers):
+    from eanet.inference.predictor import Predictor
+    from eanet.inference.reliability import warning_codes
+    from eanet.inference.visualize import picture_warning_lines
+
+    truth = two_hand_case(open_layers, seed=2)
+    image = make_image()
+    layers = (open_layers["right"], open_layers["left"])
+    box = landmarks_box(np.concatenate([truth[s]["detection"].landmarks for s in ("right", "left")]))
+    network = layout_network(layers)
+    network.hm_offset = 0.5  # its two 2D estimates disagree: confidence ~0
+    results = {}
+    for name, found in (("fitted", [truth["right"]["detection"], truth["left"]["detection"]]), ("none found", [])):
+        predictor = Predictor(network, layers, device="cpu", input_size=(64, 64), feature_grid=(2, 2),
+                              detector=FakeDetector(image, found), config=InferenceConfig(fit=FitConfig(iterations=2)))  # fmt: skip
+        results[name] = predictor.predict(image, box, intrinsics=FOCAL, fit="keypoints")
+
+    fitted, unfitted = results["fitted"], results["none found"]
+    assert fitted.fit.status == "fitted" and unfitted.fit.status == "not_fitted"
+    [low] = [w for w in fitted.warnings if warning_codes([w]) == ["low_confidence"]]
+    distances = f"right {fitted.fit.right.keypoint_dist_px_after:.1f} px, left {fitted.fit.left.keypoint_dist_px_after:.1f} px"
+    assert low.startswith(f"low confidence {fitted.confidence:.2f}") and "network's meshes were probably wrong" in low
+    assert f"then fitted to MediaPipe's keypoints (mean distance after the fit: {distances}" in low
+    assert "low network confidence, then fitted" in picture_warning_lines(fitted)
+    # Nothing was fitted: the warning and the picture say what they said before.
+    [low] = [w for w in unfitted.warnings if warning_codes([w]) == ["low_confidence"]]
+    assert low.endswith("; the meshes are probably wrong for this image") and "fitted" not in low
+    assert "low confidence" in picture_warning_lines(unfitted)
+
+
+def test_predict_summary_and_printed_line_give_the_fit_distances(open_layers, tmp_path):
+    import cv2
+
+    from eanet.inference.inputs import collect_inputs
+    from eanet.inference.predictor import Predictor
+    from eanet.inference.runner import OutputOptions, predict_inputs
+
+    truth = two_hand_case(open_layers, seed=2)
+    image = make_image()
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))  # lossless: the detector sees the same pixels
+    layers = (open_layers["right"], open_layers["left"])
+    box = landmarks_box(np.concatenate([truth[s]["detection"].landmarks for s in ("right", "left")]))
+    predictor = Predictor(layout_network(layers), layers, device="cpu", input_size=(64, 64), feature_grid=(2, 2),
+                          detector=FakeDetector(image, [truth["right"]["detection"], truth["left"]["detection"]]),
+                          config=InferenceConfig(fit=FitConfig(method="keypoints")))  # fmt: skip
+    options = OutputOptions(bbox=tuple(box), intrinsics=FOCAL, meshes=False, renders=False, progress=False)
+    run = predict_inputs(predictor, collect_inputs([str(path)]), tmp_path / "out", options)
+
+    [report] = run.reports
+    saved = json.loads((tmp_path / "out" / "photo" / "prediction.json").read_text())["fit"]["hands"]
+    assert report.fit["status"] == "fitted"
+    for side in ("right", "left"):
+        distances = report.fit["keypoint_dist_px"][side]
+        assert distances["before"] == pytest.approx(saved[side]["keypoint_dist_px_before"], abs=0.05)
+        assert distances["after"] == pytest.approx(saved[side]["keypoint_dist_px_after"], abs=0.05)
+        assert distances["after"] < distances["before"]
+    summary = json.loads(run.summary_path.read_text())
+    assert summary["inputs"][0]["fit"] == report.fit
+    right, left = report.fit["keypoint_dist_px"]["right"], report.fit["keypoint_dist_px"]["left"]
+    assert (f"; fit: right {right['before']:.1f} -> {right['after']:.1f} px, left {left['before']:.1f} -> "
+            f"{left['after']:.1f} px)") in run.lines()[0]

@@ -65,6 +65,7 @@ from eanet.hand_model.skeleton import BONES_21, HANDS, MEDIAPIPE_TO_JOINTS_21, N
 from eanet.inference.config import FitConfig
 from eanet.inference.detect import HandDetection
 from eanet.inference.placement import project, solve_translation
+from eanet.inference.reliability import LOW_CONFIDENCE, low_confidence_after_fit, warning_code
 from eanet.structures import HandPrediction, TwoHandPrediction, tensor_fields_map
 
 __all__ = [
@@ -704,6 +705,14 @@ class FitReport:
             "rel_trans_network": None if self.rel_trans_network is None else np.round(self.rel_trans_network, 6).tolist(),
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The short form ``summary.json`` and the printed lines give: ``status`` and, per fitted hand, the mean
+        keypoint distance in pixels before and after the fit."""
+        return {"status": self.status, "keypoint_dist_px": {
+            side: {"before": round(float(r.keypoint_dist_px_before), 1), "after": round(float(r.keypoint_dist_px_after), 1)}
+            for side, r in self.hands() if r.fitted
+        }}  # fmt: skip
+
 
 def mean_keypoint_distance_px(joints_2d: np.ndarray, keypoints: HandKeypoints) -> float:
     """Mean distance (pixels) between ``(21, 2)`` projected joints and the keypoints (same joint order)."""
@@ -1185,6 +1194,12 @@ def _finish(prediction: Any, report: FitReport, t0: float) -> FitReport:
     prediction.rel_trans = prediction.left.root_cam - prediction.right.root_cam
     report.time_ms = (time.perf_counter() - t0) * 1e3
     prediction.fit = report
+    if fitted:
+        distances = {side: r.keypoint_dist_px_after for side, r in report.hands() if r.fitted}
+        prediction.warnings[:] = [
+            low_confidence_after_fit(w, distances) if warning_code(w) == LOW_CONFIDENCE else w
+            for w in prediction.warnings
+        ]
     prediction.warnings.extend(w for w in report.warnings if w not in prediction.warnings)
     prediction.timings_ms["fit_ms"] = report.time_ms
     return report

@@ -37,6 +37,7 @@ __all__ = [
     "warning_codes",
     "model_warnings",
     "low_confidence_warning",
+    "low_confidence_after_fit",
     "training_data_summary",
 ]
 
@@ -148,7 +149,26 @@ def low_confidence_warning(
     return PredictionWarning(LOW_CONFIDENCE, (
         f"low confidence {confidence:.2f} (below inference.low_confidence={threshold:g}): the network's two 2D "
         f"estimates of the joints, its heatmaps and its mesh, disagree by {hands} of the crop size on average (over "
-        f"{limit} brings a hand under the threshold){detector}; the meshes are probably wrong for this image"
+        f"{limit} brings a hand under the threshold){detector}{_LOW_CONFIDENCE_CONSEQUENCE}"
+    ))  # fmt: skip
+
+
+#: How a ``low_confidence`` warning ends before any keypoint fit.
+_LOW_CONFIDENCE_CONSEQUENCE = "; the meshes are probably wrong for this image"
+
+
+def low_confidence_after_fit(warning: PredictionWarning, distances_px: Mapping[str, float]) -> PredictionWarning:
+    """The ``low_confidence`` warning of a prediction whose hands were then fitted to detected keypoints.
+
+    The confidence measures the network, not the fitted meshes: the warning keeps its number and code but says the
+    network's meshes were the doubtful ones, which hands were fitted and how close (``distances_px``: per fitted
+    hand, the mean keypoint distance after the fit).
+    """
+    fitted = ", ".join(f"{side} {dist:.1f} px" for side, dist in distances_px.items())
+    text = str(warning).removesuffix(_LOW_CONFIDENCE_CONSEQUENCE)
+    return PredictionWarning(LOW_CONFIDENCE, (
+        f"{text}; the network's meshes were probably wrong for this image, and then fitted to MediaPipe's keypoints "
+        f"(mean distance after the fit: {fitted}; see `fit`)"
     ))  # fmt: skip
 
 

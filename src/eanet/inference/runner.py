@@ -88,10 +88,12 @@ class InputReport:
     confidence: float | None = None
     warnings: list[str] = field(default_factory=list)
     frames: dict[str, int] | None = None
+    #: ``--fit keypoints``: :meth:`eanet.inference.fit.FitReport.summary` (status, keypoint distances).
+    fit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"source": self.source, "kind": self.kind, "status": self.status, "outputs": self.outputs}
-        for key in ("error", "confidence", "frames"):
+        for key in ("error", "confidence", "frames", "fit"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.warnings:
@@ -150,6 +152,10 @@ class RunSummary:
             if r.status == "ok":
                 where = Path(next(iter(r.outputs.values()))).parent if r.outputs else self.out_dir
                 extra = f"confidence {r.confidence:.2f}" if r.confidence is not None else ""
+                if r.fit is not None:
+                    distances = r.fit["keypoint_dist_px"]
+                    extra += "; fit: " + (", ".join(f"{side} {d['before']:.1f} -> {d['after']:.1f} px"
+                                                     for side, d in distances.items()) or "not fitted")  # fmt: skip
                 if r.frames:
                     extra = f"{r.frames['ok']}/{r.frames['total']} frames"
                     if r.frames.get("skipped"):
@@ -295,7 +301,8 @@ def predict_inputs(predictor, items: Sequence[InputItem], out_dir: str | Path, o
                 try:
                     outputs = write_image_outputs(result, prep.image, folder, options, renderer)
                     reports[i] = InputReport(it.source, "image", "ok", outputs, confidence=result.confidence,
-                                             warnings=list(result.warnings))  # fmt: skip
+                                             warnings=list(result.warnings),
+                                             fit=None if result.fit is None else result.fit.summary())  # fmt: skip
                 except OutputWriteError as err:
                     reports[i] = InputReport(it.source, "image", "failed", err.written, error=str(err))
                 except Exception as err:  # noqa: BLE001 - e.g. the renderer failing on this input

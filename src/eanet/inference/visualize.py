@@ -103,6 +103,10 @@ def picture_warning_lines(prediction) -> list[str]:
     (:data:`PICTURE_WARNING_LABELS`), then ``+N other warning(s)`` for the rest (detection, box, placement)."""
     codes = warning_codes(prediction.warnings)
     lines = [label for code, label in PICTURE_WARNING_LABELS.items() if code in codes]
+    fit = getattr(prediction, "fit", None)
+    if LOW_CONFIDENCE in codes and fit is not None and fit.status != "not_fitted":
+        # The confidence measures the network; the meshes shown were then fitted to keypoints.
+        lines[lines.index(PICTURE_WARNING_LABELS[LOW_CONFIDENCE])] = "low network confidence, then fitted"
     others = sum(code not in PICTURE_WARNING_LABELS for code in codes)
     if others:
         lines.append(f"+{others} other warning{'s' if others > 1 else ''}")
