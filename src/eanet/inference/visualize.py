@@ -125,22 +125,24 @@ def overlay_warnings_corner(prediction, width: int, height: int, legend_corner: 
     A video fixes it at its first frame, chosen for that frame's warnings plus "low confidence" (the warning that
     comes and goes from frame to frame), so the badge does not jump around.
     """
-    camera = prediction.camera
-    if (width, height) != (camera.width, camera.height):
-        camera = camera.scaled(width / camera.width)
     lines = picture_warning_lines(prediction)
     if PICTURE_WARNING_LABELS[LOW_CONFIDENCE] not in lines:
         lines.append(PICTURE_WARNING_LABELS[LOW_CONFIDENCE])
-    points = _projected_vertices(prediction, camera)
+    points = _overlay_vertices(prediction, width, height)
     return choose_warning_badge_corner(width, height, lines, avoid_points=points, legend_corner=legend_corner)
+
+
+def _overlay_vertices(prediction, width: int, height: int) -> np.ndarray:
+    """:func:`_projected_vertices` in a ``width`` x ``height`` render of the overlay."""
+    camera = prediction.camera
+    if (width, height) != (camera.width, camera.height):
+        camera = camera.scaled(width / camera.width)
+    return _projected_vertices(prediction, camera)
 
 
 def overlay_legend_corner(prediction, width: int, height: int) -> str:
     """The legend corner :func:`render_overlay` picks for ``prediction`` in a ``width`` x ``height`` render."""
-    camera = prediction.camera
-    if (width, height) != (camera.width, camera.height):
-        camera = camera.scaled(width / camera.width)
-    return choose_legend_corner(width, height, avoid_points=_projected_vertices(prediction, camera))
+    return choose_legend_corner(width, height, avoid_points=_overlay_vertices(prediction, width, height))
 
 
 def render_overlay(prediction, image: np.ndarray, renderer, max_size: int = 1600, alpha: float = 0.85,

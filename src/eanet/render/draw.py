@@ -178,6 +178,53 @@ _TEXT_COLOR = (0.08, 0.08, 0.08)
 
 
 @dataclass(frozen=True)
+class _TextStyle:
+    """Text and spacing shared by the legend and the warnings badge, from the picture's size: text about 1/30 of
+    the smaller side (at least :data:`_MIN_TEXT_PX`)."""
+
+    text_px: int
+    scale: float
+    thickness: int
+    pad: int
+    margin: int
+
+    @classmethod
+    def for_picture(cls, width: int, height: int) -> _TextStyle:
+        import cv2
+
+        (_, unit_h), _ = cv2.getTextSize("Rl", _FONT, 1.0, 1)
+        text_px = max(_MIN_TEXT_PX, round(min(width, height) / 30))
+        return cls(text_px, text_px / unit_h, max(1, round(text_px / 14)), max(2, text_px // 3), max(2, text_px // 3))
+
+    def text_width(self, text: str) -> int:
+        import cv2
+
+        return cv2.getTextSize(text, _FONT, self.scale, self.thickness)[0][0]
+
+    def box_origin(self, corner: str, width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
+        """Top-left of a ``box_w`` x ``box_h`` box in ``corner``, ``margin`` from the picture's edges."""
+        x = self.margin if corner.endswith("left") else width - self.margin - box_w
+        y = self.margin if corner.startswith("top") else height - self.margin - box_h
+        return x, y
+
+
+def _checked_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInputError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    return image
+
+
+def _lighten(out: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Make ``box`` of ``out`` light and mostly opaque, in place: dark text stays readable on any photo, and the
+    photo still shows through a bit."""
+    x, y, w, h = box
+    height, width = out.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    out[y0:y1, x0:x1] = (0.15 * out[y0:y1, x0:x1] + 0.85 * 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class LegendLayout:
     """Where a legend is drawn in an image (pixels, ``x, y, width, height``).
 
@@ -209,31 +256,24 @@ def legend_layout(
     """The legend's size and place in a ``width`` x ``height`` image: text about 1/30 of the smaller side (at least
     9 px), ``<name> <suffix>`` labels (``right hand``), or just ``<name>`` when those would take more than 40% of
     the width."""
-    import cv2
-
     if corner not in LEGEND_CORNERS:
         raise InvalidInputError(f"legend corner must be one of {list(LEGEND_CORNERS)}, got {corner!r}")
-    (_, unit_h), _ = cv2.getTextSize("Rl", _FONT, 1.0, 1)
-    text_px = max(_MIN_TEXT_PX, round(min(width, height) / 30))
-    scale = text_px / unit_h
-    thickness = max(1, round(text_px / 14))
+    style = _TextStyle.for_picture(width, height)
+    text_px, pad = style.text_px, style.pad
     labels = {name: f"{name} {suffix}".strip() for name in names}
-    widest = max(cv2.getTextSize(t, _FONT, scale, thickness)[0][0] for t in labels.values())
+    widest = max(style.text_width(t) for t in labels.values())
     if widest > 0.4 * width:
         labels = {name: name for name in names}
-        widest = max(cv2.getTextSize(t, _FONT, scale, thickness)[0][0] for t in labels.values())
-    pad = max(2, text_px // 3)
+        widest = max(style.text_width(t) for t in labels.values())
     square = text_px + 2
     row = square + pad
     box_w = pad + square + pad + widest + pad
     box_h = pad + row * len(names)
-    margin = max(2, text_px // 3)
-    x = margin if corner.endswith("left") else width - margin - box_w
-    y = margin if corner.startswith("top") else height - margin - box_h
+    x, y = style.box_origin(corner, width, height, box_w, box_h)
     swatches = {name: (x + pad, y + pad + i * row, square, square) for i, name in enumerate(names)}
     # Capitals of height ~text_px centred on the square: baseline at its middle plus half the text height.
     origins = {name: (sx + square + pad, sy + (square + text_px) // 2) for name, (sx, sy, _, _) in swatches.items()}
-    return LegendLayout(corner, (x, y, box_w, box_h), swatches, labels, origins, scale, thickness)
+    return LegendLayout(corner, (x, y, box_w, box_h), swatches, labels, origins, style.scale, style.thickness)
 
 
 def choose_legend_corner(
@@ -316,9 +356,7 @@ def draw_hand_legend(
     """
     import cv2
 
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InvalidInputError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    image = _checked_rgb(image)
     colors = dict(colors or HAND_COLORS)
     height, width = image.shape[:2]
     names = tuple(colors)
@@ -327,9 +365,7 @@ def draw_hand_legend(
     layout = legend_layout(width, height, names, corner, suffix)
     out = np.ascontiguousarray(image.copy())
     x, y, w, h = layout.box
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
-    # A light, mostly opaque box: dark text stays readable on any photo, and the photo still shows through a bit.
-    out[y0:y1, x0:x1] = (0.15 * out[y0:y1, x0:x1] + 0.85 * 255).astype(np.uint8)
+    _lighten(out, layout.box)
     dark = _to_255(_TEXT_COLOR)
     cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), (150, 150, 150), 1)
     for name in names:
@@ -373,22 +409,13 @@ class WarningBadgeLayout:
 def warning_badge_layout(width: int, height: int, lines: Sequence[str], corner: str = "bottom-left") -> WarningBadgeLayout:
     """The badge's size and place: one ``! <line>`` per warning, text the legend's size (about 1/30 of the smaller
     side, at least 9 px); a line wider than 90% of the image is cut and ends in ``...``."""
-    import cv2
-
     if corner not in LEGEND_CORNERS:
         raise InvalidInputError(f"badge corner must be one of {list(LEGEND_CORNERS)}, got {corner!r}")
     if not lines:
         raise InvalidInputError("a warnings badge needs at least one line")
-    (_, unit_h), _ = cv2.getTextSize("Rl", _FONT, 1.0, 1)
-    text_px = max(_MIN_TEXT_PX, round(min(width, height) / 30))
-    scale = text_px / unit_h
-    thickness = max(1, round(text_px / 14))
-    pad = max(2, text_px // 3)
+    style = _TextStyle.for_picture(width, height)
+    text_px, pad, text_width = style.text_px, style.pad, style.text_width
     limit = max(1, int(_BADGE_MAX_WIDTH * width) - 2 * pad)
-
-    def text_width(text: str) -> int:
-        return cv2.getTextSize(text, _FONT, scale, thickness)[0][0]
-
     drawn = []
     for line in lines:
         text = f"! {line}"
@@ -398,11 +425,9 @@ def warning_badge_layout(width: int, height: int, lines: Sequence[str], corner: 
     row = text_px + pad
     box_w = pad + max(text_width(t) for t in drawn) + pad
     box_h = pad + row * len(drawn)
-    margin = max(2, text_px // 3)
-    x = margin if corner.endswith("left") else width - margin - box_w
-    y = margin if corner.startswith("top") else height - margin - box_h
+    x, y = style.box_origin(corner, width, height, box_w, box_h)
     origins = tuple((x + pad, y + pad + i * row + text_px) for i in range(len(drawn)))
-    return WarningBadgeLayout(corner, (x, y, box_w, box_h), tuple(drawn), origins, scale, thickness)
+    return WarningBadgeLayout(corner, (x, y, box_w, box_h), tuple(drawn), origins, style.scale, style.thickness)
 
 
 def choose_warning_badge_corner(
@@ -446,9 +471,7 @@ def draw_warning_badge(
     """
     import cv2
 
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InvalidInputError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    image = _checked_rgb(image)
     if not lines:
         return image.copy(), None
     height, width = image.shape[:2]
@@ -457,8 +480,7 @@ def draw_warning_badge(
     layout = warning_badge_layout(width, height, lines, corner)
     out = np.ascontiguousarray(image.copy())
     x, y, w, h = layout.box
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
-    out[y0:y1, x0:x1] = (0.15 * out[y0:y1, x0:x1] + 0.85 * 255).astype(np.uint8)
+    _lighten(out, layout.box)
     red = _to_255(_WARNING_COLOR)
     cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), red, 1)
     for text, origin in zip(layout.lines, layout.text_origins, strict=True):
